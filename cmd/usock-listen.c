@@ -1,0 +1,400 @@
+/* usock-listen — listen on one address; relay each connection to
+ * stdin/stdout, or run a command per connection with it as stdio. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "usock.h"
+
+enum { OPT_PRINT_ADDRESS = 0x100 };
+
+static const char usage_text[] =
+	"Usage: usock-listen [OPTIONS] ADDRESS [-- COMMAND [ARG...]]\n"
+	"Listen on ADDRESS; relay a connection to standard input and output,\n"
+	"or run COMMAND for each connection with the connection as its stdio.\n"
+	"\n"
+	"  -k, --keep-open         keep accepting after a connection ends\n"
+	"  -c, --max-conns N       at most N COMMANDs at once (default 256)\n"
+	"  -m, --mode OCTAL        socket file permissions, e.g. 0600\n"
+	"  -o, --owner USER[:GROUP] socket file owner and group\n"
+	"  -b, --backlog N         listen backlog (default 128)\n"
+	"      --print-address     print the bound address on stderr\n"
+	"  -x, --hexdump           dump both directions to stderr\n"
+	"  -v, --verbose           log each connection (repeatable)\n"
+	"  -q, --quiet             say only what fails\n"
+	"  -h, --help              show this help\n"
+	"  -V, --version           show the version\n"
+	"\n"
+	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (127.0.0.1),\n"
+	"*:PORT (every interface); port 0 picks a free port (see usock(7)).\n"
+	"COMMAND gets USOCK_PEER, USOCK_LOCAL and, for UNIX peers, USOCK_PEER_PID,\n"
+	"USOCK_PEER_UID and USOCK_PEER_GID.\n"
+	"Exit status: 0 ok, 1 failed, 2 usage; with COMMAND and without -k,\n"
+	"the status of COMMAND.\n";
+
+static const struct option longopts[] = {
+	{ "keep-open", no_argument, NULL, 'k' },
+	{ "max-conns", required_argument, NULL, 'c' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "owner", required_argument, NULL, 'o' },
+	{ "backlog", required_argument, NULL, 'b' },
+	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
+	{ "hexdump", no_argument, NULL, 'x' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct args {
+	struct addr addr;
+	const char *addr_arg;
+	struct listen_opts lo;
+	int keep;
+	unsigned long max_conns;
+	int max_conns_set;
+	int print_address;
+	int hexdump;
+	char **cmd;
+};
+
+static void parse_argv(int argc, char **argv, struct args *a)
+{
+	int c;
+
+	*a = (struct args){ .max_conns = 256 };
+	a->lo = (struct listen_opts){ .backlog = 128, .uid = (uid_t)-1,
+				      .gid = (gid_t)-1 };
+	while ((c = getopt_long(argc, argv, "+kc:m:o:b:xvqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': a->keep = 1; break;
+		case 'c':
+			a->max_conns = opt_ulong("--max-conns", optarg, 1, 1000000);
+			a->max_conns_set = 1;
+			break;
+		case 'm':
+			a->lo.mode = opt_mode("--mode", optarg);
+			a->lo.has_mode = 1;
+			break;
+		case 'o': opt_owner("--owner", optarg, &a->lo.uid, &a->lo.gid); break;
+		case 'b': a->lo.backlog = (int)opt_ulong("--backlog", optarg, 1, 65535); break;
+		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case 'x': a->hexdump = 1; break;
+		case 'v': log_level++; break;
+		case 'q': log_level = 0; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': print_version(); exit(0);
+		default:
+			fprintf(stderr, "Try 'usock-listen --help'.\n");
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind >= argc)
+		die(EXIT_USAGE, "missing ADDRESS (try --help)");
+	a->addr_arg = argv[optind++];
+	if (optind < argc) {
+		if (strcmp(argv[optind], "--"))
+			die(EXIT_USAGE, "unexpected argument '%s' (options go before "
+			    "ADDRESS, COMMAND after --)", argv[optind]);
+		if (++optind >= argc)
+			die(EXIT_USAGE, "missing COMMAND after --");
+		a->cmd = argv + optind;
+	}
+	if (a->max_conns_set && !a->cmd)
+		die(EXIT_USAGE, "cannot use --max-conns without a COMMAND");
+	if (a->hexdump && a->cmd)
+		die(EXIT_USAGE, "cannot use --hexdump with a COMMAND");
+	opt_addr(&a->addr, a->addr_arg, ADDR_LISTEN);
+	if (a->addr.type != SOCK_STREAM)
+		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
+		    a->addr_arg);
+	if ((a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) &&
+	    a->addr.kind != ADDR_UNIX)
+		die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, not '%s'",
+		    a->addr_arg);
+}
+
+/* Is NAME runnable: a path to an executable, or found in $PATH? */
+static int command_exists(const char *name)
+{
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char full[4096];
+		snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", name);
+		struct stat st;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(full, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+static struct listener lst;
+static char local_name[ADDR_STRLEN];
+
+static void cleanup(void)
+{
+	sock_unlisten(&lst);
+}
+
+/* Accept one connection; -1 when there is none to take now. */
+static int take(char *peer, size_t n, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = sock_accept(lst.fd, &ss, &len);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_syserr("accept");
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		return -1;
+	}
+	sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, n);
+	*pid = 0;
+	if (ss.ss_family == AF_UNIX && sock_peercred(fd, pid, uid, gid) == 0)
+		log_verbose("connection from %s (pid %d, uid %u)", peer, (int)*pid,
+			    (unsigned)*uid);
+	else
+		log_verbose("connection from %s", peer);
+	return fd;
+}
+
+/* Wait for a connection or a signal.  Returns the fd, or -1 after
+ * SIGINT/SIGTERM. */
+static int wait_accept(int sigfd, char *peer, size_t n, pid_t *pid,
+		       uid_t *uid, gid_t *gid)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { lst.fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_sys(1, "poll");
+		}
+		if (pfd[1].revents) {
+			int s = sig_read(sigfd);
+			if (s == SIGINT || s == SIGTERM)
+				return -1;
+		}
+		if (pfd[0].revents) {
+			int fd = take(peer, n, pid, uid, gid);
+			if (fd >= 0)
+				return fd;
+		}
+	}
+}
+
+static int serve_stdio(const struct args *a, int sigfd)
+{
+	int stdin_eof = 0;
+	char peer[ADDR_STRLEN];
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+
+	for (int fl = 0; fl < 2; fl++)
+		if (fd_kind(fl) == FD_PIPE || fd_kind(fl) == FD_SOCKET)
+			fd_nonblock(fl, 1);
+	for (;;) {
+		int fd = wait_accept(sigfd, peer, sizeof peer, &pid, &uid, &gid);
+		if (fd < 0)
+			return 0;
+		if (!a->keep)
+			sock_unlisten(&lst);
+
+		struct relay r = { .sigfd = sigfd, .idle_ms = -1 };
+		struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };
+		pump_init(&r.up, 0, fd);
+		pump_init(&r.down, fd, 1);
+		r.up.eof = stdin_eof;
+		r.down.keep_out = a->keep;
+		if (a->hexdump) {
+			pump_set_tap(&r.up, hexdump_tap, &hx_up);
+			pump_set_tap(&r.down, hexdump_tap, &hx_down);
+		}
+		r.end_on_down_eof = isatty(0);
+		struct pump *failed = NULL;
+		int rc = relay_run(&r, &failed);
+		stdin_eof = r.up.eof;
+		pump_free(&r.up);
+		pump_free(&r.down);
+		close(fd);
+		if (rc == RELAY_SIGNAL)
+			return 0;
+		if (rc == RELAY_ERROR) {
+			if (!failed)
+				log_syserr("poll");
+			else if (failed == &r.up && failed->failed_in)
+				log_syserr("read stdin");
+			else if (failed == &r.down && !failed->failed_in)
+				log_syserr("write stdout");
+			else
+				log_syserr("%s %s", failed->failed_in ? "read" : "write", peer);
+			if (!a->keep)
+				return 1;
+		} else {
+			log_verbose("%s closed: %llu bytes sent, %llu received", peer,
+				    (unsigned long long)r.up.bytes,
+				    (unsigned long long)r.down.bytes);
+		}
+		if (!a->keep)
+			return 0;
+	}
+}
+
+static void run_child(const struct args *a, int fd, const char *peer,
+		      pid_t pid, uid_t uid, gid_t gid)
+{
+	char num[32];
+
+	sig_reset_child();
+	fd_nonblock(fd, 0);
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+		_exit(126);
+	if (fd > 1)
+		close(fd);
+	setenv("USOCK_PEER", peer, 1);
+	setenv("USOCK_LOCAL", local_name, 1);
+	if (pid > 0) {
+		snprintf(num, sizeof num, "%d", (int)pid);
+		setenv("USOCK_PEER_PID", num, 1);
+		snprintf(num, sizeof num, "%u", (unsigned)uid);
+		setenv("USOCK_PEER_UID", num, 1);
+		snprintf(num, sizeof num, "%u", (unsigned)gid);
+		setenv("USOCK_PEER_GID", num, 1);
+	} else {
+		unsetenv("USOCK_PEER_PID");
+		unsetenv("USOCK_PEER_UID");
+		unsetenv("USOCK_PEER_GID");
+	}
+	execvp(a->cmd[0], a->cmd);
+	log_syserr("exec %s", a->cmd[0]);
+	_exit(127);
+}
+
+static int status_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 1;
+}
+
+static int serve_commands(const struct args *a, int sigfd)
+{
+	unsigned long active = 0, served = 0;
+	int last = 0;
+	char peer[ADDR_STRLEN];
+
+	for (;;) {
+		if (!a->keep && served && !active)
+			return last;
+		int accepting = lst.fd >= 0 && active < a->max_conns;
+		struct pollfd pfd[2] = { { sigfd, POLLIN, 0 },
+					 { lst.fd, POLLIN, 0 } };
+		if (poll(pfd, accepting ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_sys(1, "poll");
+		}
+		if (pfd[0].revents) {
+			int s = sig_read(sigfd);
+			if (s == SIGINT || s == SIGTERM) {
+				log_verbose("stopping on signal %d", s);
+				return a->keep || !served ? 0 : last;
+			}
+			int st;
+			pid_t p;
+			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+				active--;
+				last = status_code(st);
+				log_verbose("command %d ended with status %d", (int)p, last);
+			}
+		}
+		if (accepting && pfd[1].revents) {
+			pid_t pid;
+			uid_t uid;
+			gid_t gid;
+			int fd = take(peer, sizeof peer, &pid, &uid, &gid);
+			if (fd < 0)
+				continue;
+			pid_t child = fork();
+			if (child == 0)
+				run_child(a, fd, peer, pid, uid, gid);
+			if (child < 0)
+				log_syserr("fork");
+			else {
+				active++;
+				served++;
+			}
+			close(fd);
+			if (!a->keep && served)
+				sock_unlisten(&lst);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	char name[ADDR_STRLEN];
+
+	log_init("usock-listen");
+	parse_argv(argc, argv, &a);
+	addr_format(&a.addr, name, sizeof name);
+	if (a.cmd && !command_exists(a.cmd[0]))
+		die(1, "COMMAND %s: not found", a.cmd[0]);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	int sigfd = sig_fd(&set);
+	if (sigfd < 0)
+		die_sys(1, "signalfd");
+
+	if (sock_listen(&lst, &a.addr, &a.lo) < 0) {
+		char comm[64];
+		if (errno == EADDRINUSE && lst.holder_pid > 0)
+			die(1, "listen %s: address in use by a live listener "
+			    "(pid %d, %s)", name, (int)lst.holder_pid,
+			    proc_comm(lst.holder_pid, comm, sizeof comm) ?
+			    comm : "?");
+		if (errno == EADDRINUSE && a.addr.kind != ADDR_TCP)
+			die(1, "listen %s: address in use by a live listener", name);
+		if (errno == EEXIST)
+			die(1, "listen %s: the path exists and is not a socket; "
+			    "refusing to replace it", name);
+		die_sys(1, "listen %s", name);
+	}
+	atexit(cleanup);
+	sock_local_format(&lst, local_name, sizeof local_name);
+	if (a.print_address) {
+		fprintf(stderr, "%s\n", local_name);
+		fflush(stderr);
+	}
+	log_verbose("listening on %s", local_name);
+	int rc = a.cmd ? serve_commands(&a, sigfd) : serve_stdio(&a, sigfd);
+	exit(rc);
+}

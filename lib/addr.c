@@ -1,0 +1,356 @@
+/* addr.c — the one address grammar of every tool (usock(7)), its
+ * parser, its resolver and its canonical printer. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "usock.h"
+
+static int has_prefix(const char *s, const char *p, const char **rest)
+{
+	size_t n = strlen(p);
+	if (strncmp(s, p, n))
+		return 0;
+	*rest = s + n;
+	return 1;
+}
+
+static int parse_unix(struct addr *a, const char *path, int type,
+		      const char **why)
+{
+	static char msg[256];
+	size_t len = strlen(path);
+
+	a->kind = ADDR_UNIX;
+	a->type = type;
+	if (!len) {
+		*why = "empty socket path";
+		return -1;
+	}
+	if (len >= sizeof a->path) {
+		*why = "socket path too long";
+		return -1;
+	}
+	if (len > (size_t)UNIX_PATH_LIMIT) {
+		/* Long paths are reached through their opened directory; only
+		 * the final component must fit in sun_path. */
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		if (strlen(base) > (size_t)UNIX_NAME_LIMIT || !*base) {
+			snprintf(msg, sizeof msg,
+				 "path is %zu bytes, over the %d-byte sun_path limit, "
+				 "and its last component (%zu bytes) is too long to "
+				 "reach through its directory (at most %d)",
+				 len, UNIX_PATH_LIMIT, strlen(base), UNIX_NAME_LIMIT);
+			*why = msg;
+			return -1;
+		}
+	}
+	memcpy(a->path, path, len + 1);
+	return 0;
+}
+
+static int parse_abstract(struct addr *a, const char *name, const char **why)
+{
+	size_t len = strlen(name);
+	a->kind = ADDR_ABSTRACT;
+	a->type = SOCK_STREAM;
+	if (!len) {
+		*why = "empty abstract socket name";
+		return -1;
+	}
+	if (len > (size_t)UNIX_PATH_LIMIT) {
+		*why = "abstract name over the 107-byte sun_path limit";
+		return -1;
+	}
+	memcpy(a->path, name, len + 1);
+	return 0;
+}
+
+static int parse_port(struct addr *a, const char *s, int flags,
+		      const char **why)
+{
+	unsigned long v;
+	if (!*s) {
+		*why = "missing port";
+		return -1;
+	}
+	if (num_parse_ulong(s, 0, 65535, &v, why) < 0) {
+		*why = strcmp(*why, "out of range") ?
+			"port is not a number" : "port out of range 0..65535";
+		return -1;
+	}
+	if (v == 0 && !(flags & ADDR_LISTEN)) {
+		*why = "port 0 is only for listening";
+		return -1;
+	}
+	snprintf(a->port, sizeof a->port, "%lu", v);
+	return 0;
+}
+
+static int valid_hostname(const char *h)
+{
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && !strchr(".-_", *h))
+			return 0;
+	return 1;
+}
+
+/* HOST:PORT, [V6]:PORT, *:PORT, :PORT or PORT (after any tcp prefix). */
+static int parse_tcp(struct addr *a, const char *s, int family, int flags,
+		     const char **why)
+{
+	const char *colon;
+	size_t hlen;
+
+	a->kind = ADDR_TCP;
+	a->type = SOCK_STREAM;
+	a->family = family;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end) {
+			*why = "missing ']' after IPv6 address";
+			return -1;
+		}
+		if (end[1] != ':') {
+			*why = "missing ':PORT' after ']'";
+			return -1;
+		}
+		hlen = (size_t)(end - s - 1);
+		if (!hlen || hlen >= sizeof a->host) {
+			*why = "bad IPv6 address";
+			return -1;
+		}
+		memcpy(a->host, s + 1, hlen);
+		a->host[hlen] = 0;
+		struct in6_addr in6;
+		char tmp[256];
+		memcpy(tmp, a->host, hlen + 1);
+		char *pct = strchr(tmp, '%');
+		if (pct)
+			*pct = 0;
+		if (inet_pton(AF_INET6, tmp, &in6) != 1) {
+			*why = "bad IPv6 address";
+			return -1;
+		}
+		if (family == AF_INET) {
+			*why = "tcp4 with an IPv6 address";
+			return -1;
+		}
+		a->family = AF_INET6;
+		return parse_port(a, end + 2, flags, why);
+	}
+	colon = strrchr(s, ':');
+	if (!colon) {
+		/* PORT alone */
+		if (!isdigit((unsigned char)*s)) {
+			*why = "not an address (use HOST:PORT, PORT, "
+			       "unix:PATH, ./PATH or @NAME)";
+			return -1;
+		}
+		a->host[0] = 0;
+		return parse_port(a, s, flags, why);
+	}
+	if (memchr(s, ':', (size_t)(colon - s))) {
+		*why = "IPv6 addresses go in brackets: [ADDRESS]:PORT";
+		return -1;
+	}
+	hlen = (size_t)(colon - s);
+	if (hlen >= sizeof a->host) {
+		*why = "host name too long";
+		return -1;
+	}
+	memcpy(a->host, s, hlen);
+	a->host[hlen] = 0;
+	if (!strcmp(a->host, "*")) {
+		if (!(flags & ADDR_LISTEN)) {
+			*why = "'*' (every interface) is only for listening";
+			return -1;
+		}
+		a->host[0] = 0;
+		a->wildcard = 1;
+	} else if (hlen && !valid_hostname(a->host)) {
+		*why = "bad host name";
+		return -1;
+	}
+	return parse_port(a, colon + 1, flags, why);
+}
+
+int addr_parse(struct addr *a, const char *s, int flags, const char **why)
+{
+	const char *rest;
+
+	memset(a, 0, sizeof *a);
+	if (has_prefix(s, "unix:", &rest))
+		return parse_unix(a, rest, SOCK_STREAM, why);
+	if (has_prefix(s, "unix-seqpacket:", &rest))
+		return parse_unix(a, rest, SOCK_SEQPACKET, why);
+	if (has_prefix(s, "unix-dgram:", &rest))
+		return parse_unix(a, rest, SOCK_DGRAM, why);
+	if (has_prefix(s, "abstract:", &rest) || has_prefix(s, "@", &rest))
+		return parse_abstract(a, rest, why);
+	if (has_prefix(s, "tcp:", &rest))
+		return parse_tcp(a, rest, AF_UNSPEC, flags, why);
+	if (has_prefix(s, "tcp4:", &rest))
+		return parse_tcp(a, rest, AF_INET, flags, why);
+	if (has_prefix(s, "tcp6:", &rest))
+		return parse_tcp(a, rest, AF_INET6, flags, why);
+	if (strchr(s, '/'))
+		return parse_unix(a, s, SOCK_STREAM, why);
+	if (!*s) {
+		*why = "empty address";
+		return -1;
+	}
+	/* "word:..." where word is not a host: an unknown address type */
+	const char *c = strchr(s, ':');
+	if (c && c != s && *s != '[' && strchr(c + 1, ':')) {
+		*why = "unknown address type (known: unix, unix-seqpacket, "
+		       "unix-dgram, abstract, tcp, tcp4, tcp6)";
+		return -1;
+	}
+	return parse_tcp(a, s, AF_UNSPEC, flags, why);
+}
+
+int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
+{
+	*usage = 0;
+	a->nsa = 0;
+	if (a->kind == ADDR_UNIX)
+		return 0;
+	if (a->kind == ADDR_ABSTRACT) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa[0];
+		size_t n = strlen(a->path);
+		memset(sun, 0, sizeof *sun);
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path + 1, a->path, n);
+		a->salen[0] = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+		a->nsa = 1;
+		return 0;
+	}
+
+	const char *host = a->host;
+	struct addrinfo hints = { 0 }, *res, *ai;
+	hints.ai_family = a->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (flags & ADDR_LISTEN) {
+		hints.ai_flags |= AI_PASSIVE;
+		if (a->wildcard) {
+			host = NULL;
+			/* one dual-stack socket when IPv6 exists, else IPv4 */
+		} else if (!*host) {
+			host = a->family == AF_INET6 ? "::1" : "127.0.0.1";
+		}
+	} else if (!*host) {
+		host = "localhost";
+	}
+	int r = getaddrinfo(host, a->port, &hints, &res);
+	if (r) {
+		*usage = r == EAI_NONAME || r == EAI_SERVICE || r == EAI_FAMILY ||
+			 r == EAI_ADDRFAMILY || r == EAI_NODATA;
+		*why = r == EAI_NONAME ? "unknown host" : gai_strerror(r);
+		return -1;
+	}
+	/* Wildcard: prefer the IPv6 wildcard first (made dual stack when
+	 * bound), then IPv4. */
+	for (int pass = 0; pass < 2; pass++)
+		for (ai = res; ai && a->nsa < 8; ai = ai->ai_next) {
+			int want6 = a->wildcard ? pass == 0 : 1;
+			if (a->wildcard && (ai->ai_family == AF_INET6) != want6)
+				continue;
+			if (!a->wildcard && pass)
+				break;
+			memcpy(&a->sa[a->nsa], ai->ai_addr, ai->ai_addrlen);
+			a->salen[a->nsa++] = ai->ai_addrlen;
+		}
+	freeaddrinfo(res);
+	if (!a->nsa) {
+		*why = "host has no usable address";
+		*usage = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy S into BUF, escaping bytes that are not printable as \xHH. */
+static void put_escaped(char *buf, size_t n, const char *s, size_t len)
+{
+	size_t o = strlen(buf);
+	for (size_t i = 0; i < len && o + 5 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+	}
+	buf[o < n ? o : n - 1] = 0;
+}
+
+static const char *unix_prefix(int type)
+{
+	return type == SOCK_SEQPACKET ? "unix-seqpacket:" :
+	       type == SOCK_DGRAM ? "unix-dgram:" : "unix:";
+}
+
+char *addr_format(const struct addr *a, char *buf, size_t n)
+{
+	switch (a->kind) {
+	case ADDR_UNIX:
+		snprintf(buf, n, "%s", unix_prefix(a->type));
+		put_escaped(buf, n, a->path, strlen(a->path));
+		break;
+	case ADDR_ABSTRACT:
+		snprintf(buf, n, "@");
+		put_escaped(buf, n, a->path, strlen(a->path));
+		break;
+	case ADDR_TCP: {
+		const char *h = a->wildcard ? "*" : *a->host ? a->host :
+				"localhost";
+		int v6 = strchr(h, ':') != NULL;
+		snprintf(buf, n, "tcp:%s%s%s:%s", v6 ? "[" : "", h,
+			 v6 ? "]" : "", a->port);
+		break;
+	}
+	default:
+		snprintf(buf, n, "?");
+	}
+	return buf;
+}
+
+char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
+		char *buf, size_t n)
+{
+	char host[INET6_ADDRSTRLEN];
+	buf[0] = 0;
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		size_t plen = len > off ? len - off : 0;
+		if (plen && sun->sun_path[0] == 0) {
+			snprintf(buf, n, "@");
+			put_escaped(buf, n, sun->sun_path + 1, plen - 1);
+		} else {
+			snprintf(buf, n, "%s", unix_prefix(type));
+			put_escaped(buf, n, sun->sun_path, strnlen(sun->sun_path, plen));
+		}
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(buf, n, "tcp:%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof host);
+			snprintf(buf, n, "tcp:%s:%u", host, ntohs(in6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+			snprintf(buf, n, "tcp:[%s]:%u", host, ntohs(in6->sin6_port));
+		}
+	} else {
+		snprintf(buf, n, "family-%d", sa->sa_family);
+	}
+	return buf;
+}

@@ -1,0 +1,49 @@
+/* fd.c — small file descriptor and clock helpers. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "usock.h"
+
+int fd_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	int nfl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
+		return -1;
+	return 0;
+}
+
+int fd_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum fd_kind fd_kind(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return FD_OTHER;
+	if (S_ISFIFO(st.st_mode))
+		return FD_PIPE;
+	if (S_ISSOCK(st.st_mode))
+		return FD_SOCKET;
+	if (S_ISREG(st.st_mode))
+		return FD_FILE;
+	if (isatty(fd))
+		return FD_TTY;
+	return FD_OTHER;
+}

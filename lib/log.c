@@ -1,0 +1,114 @@
+/* log.c — one-line messages on stderr in the form "PROG: what: why". */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usock.h"
+
+const char *log_prog = "usock";
+int log_level = 1;
+
+void log_init(const char *prog)
+{
+	log_prog = prog;
+}
+
+const char *usock_strerror(int e)
+{
+	if (e == ENAMETOOLONG)
+		return "name too long for a UNIX socket (sun_path holds 107 bytes)";
+	return strerror(e);
+}
+
+/* Format "PROG: FMT[: strerror(E)]\n" in one write so lines from
+ * several processes do not interleave. */
+static void vlog(int e, const char *fmt, va_list ap)
+{
+	char buf[4608];
+	int n = snprintf(buf, sizeof buf, "%s: ", log_prog);
+	if (n < 0)
+		return;
+	int m = vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+	if (m > 0)
+		n += m;
+	if (n > (int)sizeof buf - 2)
+		n = sizeof buf - 2;
+	if (e >= 0)
+		n += snprintf(buf + n, sizeof buf - n, ": %s", usock_strerror(e));
+	if (n > (int)sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	fflush(stdout);
+	fwrite(buf, 1, n, stderr);
+	fflush(stderr);
+}
+
+void log_err(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(-1, fmt, ap);
+	va_end(ap);
+	errno = e;
+}
+
+void log_syserr(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(e, fmt, ap);
+	va_end(ap);
+	errno = e;
+}
+
+void log_verbose(const char *fmt, ...)
+{
+	if (log_level < 2)
+		return;
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(-1, fmt, ap);
+	va_end(ap);
+	errno = e;
+}
+
+void log_warn(const char *fmt, ...)
+{
+	if (log_level < 1)
+		return;
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(-1, fmt, ap);
+	va_end(ap);
+	errno = e;
+}
+
+void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(-1, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void die_sys(int code, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(e, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void print_version(void)
+{
+	printf("%s (usock) %s\n", log_prog, USOCK_VERSION);
+}

@@ -1,0 +1,178 @@
+/* opt.c — strict parsers for option values, and their command-line
+ * wrappers that report "PROG: --opt: why" and exit 2. */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usock.h"
+
+int num_parse_ulong(const char *s, unsigned long min, unsigned long max,
+		    unsigned long *out, const char **why)
+{
+	if (!*s || !isdigit((unsigned char)*s)) {
+		*why = "not a number";
+		return -1;
+	}
+	errno = 0;
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end) {
+		*why = "not a number";
+		return -1;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		*why = "out of range";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int num_parse_duration(const char *s, int64_t *ms, const char **why)
+{
+	/* digits [. digits] [ms|s|m|h]; parsed by hand to stay exact */
+	const char *p = s;
+	uint64_t whole = 0, frac = 0, fdiv = 1;
+	int digits = 0;
+	while (isdigit((unsigned char)*p)) {
+		whole = whole * 10 + (uint64_t)(*p++ - '0');
+		if (whole > 100000000ull)
+			goto range;
+		digits++;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			if (fdiv < 1000000000ull) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				fdiv *= 10;
+			}
+			p++;
+			digits++;
+		}
+	}
+	if (!digits) {
+		*why = "not a duration (use e.g. 5, 1.5, 200ms, 2m)";
+		return -1;
+	}
+	uint64_t unit;
+	if (!*p || !strcmp(p, "s"))
+		unit = 1000;
+	else if (!strcmp(p, "ms"))
+		unit = 1;
+	else if (!strcmp(p, "m"))
+		unit = 60000;
+	else if (!strcmp(p, "h"))
+		unit = 3600000;
+	else {
+		*why = "not a duration (use e.g. 5, 1.5, 200ms, 2m)";
+		return -1;
+	}
+	uint64_t v = whole * unit + frac * unit / fdiv;
+	if (v > 31ull * 24 * 3600 * 1000)
+		goto range;
+	if (v == 0) {
+		*why = "must be at least 1ms";
+		return -1;
+	}
+	*ms = (int64_t)v;
+	return 0;
+range:
+	*why = "out of range (at most 31 days)";
+	return -1;
+}
+
+unsigned long opt_ulong(const char *opt, const char *s,
+			unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	const char *why;
+	if (num_parse_ulong(s, min, max, &v, &why) < 0) {
+		if (!strcmp(why, "out of range"))
+			die(EXIT_USAGE, "%s: %s is out of range %lu..%lu",
+			    opt, s, min, max);
+		die(EXIT_USAGE, "%s: '%s' is %s", opt, s, why);
+	}
+	return v;
+}
+
+int64_t opt_duration(const char *opt, const char *s)
+{
+	int64_t ms;
+	const char *why;
+	if (num_parse_duration(s, &ms, &why) < 0)
+		die(EXIT_USAGE, "%s: '%s': %s", opt, s, why);
+	return ms;
+}
+
+mode_t opt_mode(const char *opt, const char *s)
+{
+	char *end;
+	if (!*s || strspn(s, "01234567") != strlen(s))
+		die(EXIT_USAGE, "%s: '%s' is not an octal mode", opt, s);
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 8);
+	if (errno || v > 07777)
+		die(EXIT_USAGE, "%s: %s is out of range 0..7777", opt, s);
+	return (mode_t)v;
+}
+
+/* A user or group: a name, or a number when no such name exists. */
+static int id_lookup(const char *s, int group, unsigned long *id)
+{
+	if (group) {
+		struct group *g = getgrnam(s);
+		if (g) {
+			*id = g->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *pw = getpwnam(s);
+		if (pw) {
+			*id = pw->pw_uid;
+			return 0;
+		}
+	}
+	const char *why;
+	return num_parse_ulong(s, 0, UINT_MAX - 1, id, &why);
+}
+
+void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid)
+{
+	char user[256];
+	const char *colon = strchr(s, ':');
+	size_t ulen = colon ? (size_t)(colon - s) : strlen(s);
+	unsigned long v;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (ulen >= sizeof user || (!ulen && (!colon || !colon[1])))
+		die(EXIT_USAGE, "%s: '%s' is not USER[:GROUP]", opt, s);
+	memcpy(user, s, ulen);
+	user[ulen] = 0;
+	if (ulen) {
+		if (id_lookup(user, 0, &v) < 0)
+			die(EXIT_USAGE, "%s: no such user: %s", opt, user);
+		*uid = (uid_t)v;
+	}
+	if (colon && colon[1]) {
+		if (id_lookup(colon + 1, 1, &v) < 0)
+			die(EXIT_USAGE, "%s: no such group: %s", opt, colon + 1);
+		*gid = (gid_t)v;
+	}
+}
+
+void opt_addr(struct addr *a, const char *s, int flags)
+{
+	const char *why;
+	int usage;
+	if (addr_parse(a, s, flags, &why) < 0)
+		die(EXIT_USAGE, "address '%s': %s", s, why);
+	if (addr_resolve(a, flags, &why, &usage) < 0)
+		die(usage ? EXIT_USAGE : 1, "address '%s': %s", s, why);
+}

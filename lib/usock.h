@@ -1,0 +1,240 @@
+/* usock.h — the shared library of the usock tools: addresses, sockets,
+ * the relay engine, logging and option parsing. */
+#ifndef USOCK_H
+#define USOCK_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#define USOCK_VERSION "0.1.0"
+
+/* The longest path a sockaddr_un holds, without its terminating NUL. */
+#define UNIX_PATH_LIMIT ((int)sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+/* A final path component must fit after "/proc/self/fd/NNNNNNNNNN/". */
+#define UNIX_NAME_LIMIT (UNIX_PATH_LIMIT - 25)
+
+/* ---- addr.c: the address grammar ---- */
+
+enum addr_kind { ADDR_UNIX = 1, ADDR_ABSTRACT, ADDR_TCP };
+
+/* addr_parse() flags */
+#define ADDR_LISTEN 1 /* a bare PORT means 127.0.0.1, not localhost */
+
+struct addr {
+	enum addr_kind kind;
+	int type;          /* SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
+	int family;        /* TCP: AF_UNSPEC, AF_INET or AF_INET6 */
+	int wildcard;      /* TCP: every interface (*:PORT) */
+	char host[256];    /* TCP: name or literal, without brackets */
+	char port[8];      /* TCP: decimal 0..65535 */
+	char path[4096];   /* UNIX path, or abstract name without '@' */
+	/* filled by addr_resolve(): where to connect or bind */
+	int nsa;
+	struct sockaddr_storage sa[8];
+	socklen_t salen[8];
+};
+
+/* Parse S into A.  Returns 0, or -1 with *why set to a static reason. */
+int addr_parse(struct addr *a, const char *s, int flags, const char **why);
+/* Resolve a TCP or abstract address into a->sa (UNIX paths need
+ * nothing).  Returns 0, or -1 with *why set and *usage telling whether
+ * it is the address's fault (unknown host) rather than the resolver's. */
+int addr_resolve(struct addr *a, int flags, const char **why, int *usage);
+/* Canonical form of A into BUF (truncated to N); returns BUF. */
+char *addr_format(const struct addr *a, char *buf, size_t n);
+/* Canonical form of a kernel socket address; type is the socket type. */
+char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
+		char *buf, size_t n);
+/* Room for any canonical address. */
+#define ADDR_STRLEN 4200
+
+/* ---- sock.c: opening sockets ---- */
+
+struct listener {
+	int fd;
+	struct addr addr;  /* as asked; for TCP port 0 updated to the real port */
+	int dirfd;         /* UNIX path: its directory, for removal at exit */
+	char name[256];    /* UNIX path: final component */
+	dev_t dev;         /* UNIX path: identity of the file we created */
+	ino_t ino;
+	pid_t holder_pid;  /* after EADDRINUSE: pid of the live listener, or 0 */
+};
+
+struct listen_opts {
+	int backlog;
+	int has_mode;
+	mode_t mode;
+	uid_t uid;         /* (uid_t)-1: leave */
+	gid_t gid;         /* (gid_t)-1: leave */
+};
+
+/* Listen on A.  Returns 0 or -1 with errno set (EADDRINUSE: a live
+ * listener holds the path, l->holder_pid says who; EEXIST: something
+ * that is not a socket is there; ENAMETOOLONG: past sun_path). */
+int sock_listen(struct listener *l, const struct addr *a,
+		const struct listen_opts *o);
+/* Close L and remove its socket file if the path still holds it. */
+void sock_unlisten(struct listener *l);
+/* Remove L's socket file (if still ours) but keep nothing else. */
+void sock_unlink(struct listener *l);
+
+/* Canonical form of the address L listens on (the real port). */
+char *sock_local_format(const struct listener *l, char *buf, size_t n);
+/* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
+ * -1 for none).  Returns a non-blocking CLOEXEC fd, or -1 with errno
+ * (ETIMEDOUT at the deadline). */
+int sock_connect(const struct addr *a, int64_t deadline);
+/* Accept one connection: non-blocking CLOEXEC fd or -1 with errno. */
+int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len);
+/* SO_PEERCRED of a UNIX socket; 0 or -1. */
+int sock_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/* errno is worth retrying while waiting for an endpoint to appear */
+int sock_retryable(int e);
+
+/* ---- pump.c: one direction of a relay ---- */
+
+enum pump_mode { PUMP_COPY, PUMP_SPLICE, PUMP_SPLICE_PIPE };
+#define PUMP_WANT_READ  1
+#define PUMP_WANT_WRITE 2
+
+struct pump {
+	int in, out;
+	enum pump_mode mode;
+	int pipe[2];         /* PUMP_SPLICE_PIPE: staging pipe, or -1 */
+	size_t inpipe;       /* bytes held in the staging pipe */
+	char *buf;           /* PUMP_COPY: allocated on first use */
+	size_t cap, off, len;
+	int eof;             /* input reached end of file */
+	int done;            /* EOF delivered: the direction has ended */
+	int keep_out;        /* at the end, leave OUT open (no EOF sent) */
+	int in_block, out_block; /* blocking fds: one call per step */
+	int failed_in;       /* after -1: the input side failed, else output */
+	uint64_t bytes;      /* bytes delivered */
+	void (*tap)(void *ctx, const char *p, size_t n);
+	void *tap_ctx;
+};
+
+/* Set up P to move IN to OUT, choosing splice where both ends allow. */
+void pump_init(struct pump *p, int in, int out);
+/* Move what can be moved without blocking.  Returns the interest
+ * (PUMP_WANT_*) for the next turn, 0 once the direction has ended, or
+ * -1 with errno on error. */
+int pump_step(struct pump *p);
+/* Copy through a buffer and show each chunk to TAP (hexdump). */
+void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
+		  void *ctx);
+/* OUT can take no more (peer gone): end the direction if nothing is
+ * held, else -1 with errno EPIPE. */
+int pump_abandon(struct pump *p);
+/* Free buffers and staging pipes (not IN and OUT). */
+void pump_free(struct pump *p);
+/* Deliver EOF on FD: shutdown(SHUT_WR) for a socket, else replace it
+ * with /dev/null so a reader at the other end of a pipe sees EOF. */
+void fd_send_eof(int fd);
+
+/* ---- relay.c: a two-way relay of one connection ---- */
+
+struct relay {
+	struct pump up;      /* local input -> socket */
+	struct pump down;    /* socket -> local output */
+	int sigfd;           /* signalfd to watch, or -1 */
+	int64_t idle_ms;     /* end after this long without traffic, or -1 */
+	int end_on_down_eof; /* stop when the peer finishes (terminal input) */
+	int signo;           /* set when a signal ended the relay */
+};
+
+#define RELAY_OK       0
+#define RELAY_ERROR   -1  /* errno set; relay.failed says which side */
+#define RELAY_TIMEOUT -2
+#define RELAY_SIGNAL  -3
+
+/* Run R until both directions have ended.  Returns a RELAY_* code;
+ * on RELAY_ERROR *failed points at the pump that failed. */
+int relay_run(struct relay *r, struct pump **failed);
+
+/* ---- hexdump.c ---- */
+
+struct hexdump {
+	int fd;
+	char mark;           /* '>' sent, '<' received */
+	uint64_t off;
+};
+/* pump tap callback: CTX is a struct hexdump */
+void hexdump_tap(void *ctx, const char *p, size_t n);
+
+/* ---- sig.c: signals as events ---- */
+
+/* Ignore SIGPIPE; block the signals in SET and return a signalfd for
+ * them (CLOEXEC, non-blocking), or -1. */
+int sig_fd(const sigset_t *set);
+/* Read one signal from FD: its number, or 0. */
+int sig_read(int fd);
+/* In a child before exec: default SIGPIPE, empty signal mask. */
+void sig_reset_child(void);
+
+/* ---- fd.c, time.c: small helpers ---- */
+
+int fd_nonblock(int fd, int on);
+int fd_cloexec(int fd);
+int64_t now_ms(void);
+/* Kind of an fd for choosing a relay path. */
+enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };
+enum fd_kind fd_kind(int fd);
+
+/* ---- proc.c ---- */
+
+/* The command name of PID (from /proc/PID/comm) in BUF, or NULL. */
+char *proc_comm(pid_t pid, char *buf, size_t n);
+
+/* ---- log.c: messages on stderr ---- */
+
+extern const char *log_prog;
+extern int log_level;   /* 0 quiet, 1 normal, 2+ verbose */
+
+void log_init(const char *prog);
+/* "PROG: MSG" */
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "PROG: MSG: strerror(errno)" */
+void log_syserr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only at -v (level 2) */
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only unless -q */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_err, then exit(code) */
+_Noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* log_syserr, then exit(code) */
+_Noreturn void die_sys(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* strerror, but naming the sun_path limit for ENAMETOOLONG */
+const char *usock_strerror(int e);
+
+/* ---- opt.c: option values ---- */
+
+#define EXIT_USAGE   2
+#define EXIT_TIMEOUT 124
+
+/* Strict decimal in MIN..MAX; exits 2 naming OPT on error. */
+unsigned long opt_ulong(const char *opt, const char *s,
+			unsigned long min, unsigned long max);
+/* Duration "1.5", "200ms", "2m", "1h" in milliseconds (>= 1 ms);
+ * exits 2 naming OPT on error. */
+int64_t opt_duration(const char *opt, const char *s);
+/* Octal file mode 0..07777; exits 2 naming OPT on error. */
+mode_t opt_mode(const char *opt, const char *s);
+/* USER[:GROUP] or :GROUP, names or numbers; exits 2 naming OPT. */
+void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);
+/* Parse an address; exits 2 with the reason on error. */
+void opt_addr(struct addr *a, const char *s, int flags);
+
+/* Parsers behind the opt_ functions, for tests: 0 or -1 with *why. */
+int num_parse_ulong(const char *s, unsigned long min, unsigned long max,
+		    unsigned long *out, const char **why);
+int num_parse_duration(const char *s, int64_t *ms, const char **why);
+
+/* Print --version output for PROG on stdout. */
+void print_version(void);
+
+#endif

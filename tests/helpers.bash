@@ -1,0 +1,279 @@
+# Shared setup, teardown and polling helpers for the usock bats suite.
+# Load with `load helpers` at the top of each .bats file.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$TESTS_DIR")
+BIN=$ROOT/build/bin
+LIB=$TESTS_DIR/lib
+# A system python, reachable by an unprivileged user too.
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+SERVER="$PY $LIB/server.py"
+CLIENT="$PY $LIB/client.py"
+
+# setup: build/bin first on PATH, a short private temp dir in $T (sockets
+# under $BATS_TEST_TMPDIR can pass the 107-byte sun_path limit).
+common_setup() {
+	PATH="$BIN:$PATH"
+	export PATH
+	[ -x "$BIN/usock-connect" ] || fail "$BIN/usock-connect not built (run make)"
+	[ -x "$BIN/usock-listen" ] || fail "$BIN/usock-listen not built (run make)"
+	T=$(mktemp -d /tmp/us.XXXXXX)
+	BG_PIDS=()
+}
+
+setup() {
+	common_setup
+}
+
+# All descendants of PID, deepest last.
+_descendants() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$c"
+		_descendants "$c"
+	done
+}
+
+# teardown: TERM every recorded pid (and what it started), reap them, KILL
+# whatever is still there after 3 s, remove $T.
+common_teardown() {
+	local pid all=() p
+	for pid in "${BG_PIDS[@]}"; do
+		all+=("$pid" $(_descendants "$pid"))
+	done
+	for p in "${all[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	local deadline=$((SECONDS + 3))
+	for p in "${all[@]}"; do
+		while pid_alive "$p" && [ "$SECONDS" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	BG_PIDS=()
+	if [ -n "${T:-}" ] && [[ $T == /tmp/us.* ]]; then
+		chmod -R u+rwx "$T" 2>/dev/null || true
+		rm -rf "$T"
+	fi
+}
+
+teardown() {
+	common_teardown
+}
+
+# start_bg CMD...: run CMD in the background with bats' fd 3 closed, keep
+# the caller's stdin (a bare `&` would give it /dev/null), record its pid
+# in BG_PID and BG_PIDS. Redirect the call to capture its output:
+#   start_bg usock-listen "$T/s.sock" <in >out 2>err
+start_bg() {
+	"$@" 3>&- <&0 &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait_pid PID [SECONDS]: wait (with a deadline, default 20 s) for a
+# background child to end; returns its exit status, or fails the test.
+wait_pid() {
+	local pid=$1 deadline
+	deadline=$(( $(date +%s%N) + ${2:-20} * 1000000000 ))
+	while pid_alive "$pid"; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "pid $pid still running after ${2:-20} s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	local rc=0
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
+# _deadline_ns SECONDS (may be fractional): an absolute deadline in ns.
+_deadline_ns() {
+	echo $(( $(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000000 }') ))
+}
+
+# _listening_unix NAME: /proc/net/unix shows NAME ("/path" or "@name") as a
+# listening stream socket.
+_listening_unix() {
+	awk -v n="$1" '$8 == n && $4 == "00010000" { found = 1 } END { exit !found }' /proc/net/unix
+}
+
+# wait_for_socket PATH|@NAME [SECONDS]: poll (default 10 s) until the
+# socket exists and, where /proc/net/unix shows it, is listening.
+wait_for_socket() {
+	local p=$1 deadline
+	deadline=$(_deadline_ns "${2:-10}")
+	p=${p#unix:}
+	[[ $p == abstract:* ]] && p="@${p#abstract:}"
+	while :; do
+		if [[ $p == @* ]]; then
+			_listening_unix "$p" && return 0
+		elif [ -S "$p" ]; then
+			_listening_unix "$p" && return 0
+			# bound relative to a directory (long path): not in /proc by name
+			awk -v n="$p" '$8 == n { f = 1 } END { exit f }' /proc/net/unix && return 0
+		fi
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "socket $1 not listening after ${2:-10} s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# wait_for_port PORT [SECONDS]: poll until something listens on TCP PORT.
+wait_for_port() {
+	local hex deadline
+	hex=$(printf ':%04X' "$1")
+	deadline=$(_deadline_ns "${2:-10}")
+	until awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "nothing listening on port $1 after ${2:-10} s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# wait_file_line FILE REGEX [SECONDS]: poll until FILE has a line matching
+# the extended REGEX; prints the first such line.
+wait_file_line() {
+	local deadline
+	deadline=$(_deadline_ns "${3:-10}")
+	until [ -f "$1" ] && grep -Eq -- "$2" "$1"; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "no line matching /$2/ in $1 after ${3:-10} s: $(cat "$1" 2>/dev/null)"
+			return 1
+		fi
+		sleep 0.02
+	done
+	grep -E -m1 -- "$2" "$1"
+}
+
+# wait_for_file PATH [SECONDS]: poll until PATH exists.
+wait_for_file() {
+	local deadline
+	deadline=$(_deadline_ns "${2:-10}")
+	until [ -e "$1" ] || [ -L "$1" ]; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "$1 did not appear after ${2:-10} s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# wait_gone PATH [SECONDS]: poll until PATH no longer exists.
+wait_gone() {
+	local deadline
+	deadline=$(_deadline_ns "${2:-10}")
+	while [ -e "$1" ] || [ -L "$1" ]; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "$1 still exists after ${2:-10} s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# make_stale_socket PATH: a socket file nothing listens on (bound, never
+# listened, process gone).
+make_stale_socket() {
+	"$PY" -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$1"
+	[ -S "$1" ] || fail "could not make a stale socket at $1"
+}
+
+# start_server ADDRESS [server.py options]: start tests/lib/server.py in the
+# background and wait until it listens (UNIX path, @name or a TCP port).
+start_server() {
+	local addr=$1
+	shift
+	start_bg $SERVER "$addr" "$@"
+	case $addr in
+	*/* | @* | unix:* | abstract:*) wait_for_socket "$addr" ;;
+	*) wait_for_port "${addr##*:}" ;;
+	esac
+}
+
+# sha FILE: the sha256 of FILE.
+sha() {
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+# now_ms: wall clock in milliseconds.
+now_ms() {
+	echo $(( $(date +%s%N) / 1000000 ))
+}
+
+# abstract_name: a name unique to this test in the abstract namespace.
+abstract_name() {
+	echo "usock-test-$$-${BATS_TEST_NUMBER}-$RANDOM"
+}
+
+# wait_until SECONDS CMD...: poll until CMD succeeds, or fail the test.
+wait_until() {
+	local secs=$1 deadline
+	shift
+	deadline=$(_deadline_ns "$secs")
+	until "$@"; do
+		if [ "$(date +%s%N)" -ge "$deadline" ]; then
+			fail "timed out after $secs s waiting for: $*"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# unix_conns PATH: how many sockets /proc/net/unix shows bound to PATH
+# (the listener and each connection it accepted).
+unix_conns() {
+	awk -v n="$1" '$8 == n { c++ } END { print c + 0 }' /proc/net/unix
+}
+
+# conns_at_least PATH N: at least N sockets on PATH (see unix_conns).
+conns_at_least() {
+	[ "$(unix_conns "$1")" -ge "$2" ]
+}
+
+# assert_stderr_line REGEX: some line of $stderr (from run --separate-stderr)
+# matches the extended REGEX.
+assert_stderr_line() {
+	grep -Eq -- "$1" <<<"$stderr" || fail "no stderr line matches /$1/; stderr was:
+$stderr"
+}
+
+# refute_stderr_line REGEX: no line of $stderr matches.
+refute_stderr_line() {
+	! grep -Eq -- "$1" <<<"$stderr" || fail "a stderr line matches /$1/; stderr was:
+$stderr"
+}
+
+# with_sigint CMD...: run CMD with SIGINT at its default disposition (bash
+# makes background jobs ignore it when job control is off).
+with_sigint() {
+	exec env --default-signal=INT "$@"
+}
