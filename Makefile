@@ -1,6 +1,7 @@
 # usock — build, test, install.  `make V=1` shows full command lines.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin

@@ -150,6 +150,8 @@ static void prepare_stdio(void)
 		if (k == FD_PIPE || k == FD_SOCKET) {
 			saved_fl[i] = fcntl(i, F_GETFL);
 			fd_nonblock(i, 1);
+			if (k == FD_PIPE)
+				fd_grow_pipe(i);
 		}
 	}
 	atexit(restore_stdio);

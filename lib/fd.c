@@ -25,6 +25,12 @@ int fd_cloexec(int fd)
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
+void fd_grow_pipe(int fd)
+{
+	if (fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
 int64_t now_ms(void)
 {
 	struct timespec ts;

@@ -33,8 +33,11 @@ void pump_init(struct pump *p, int in, int out)
 	p->in_block = is_blocking(in);
 	p->out_block = is_blocking(out);
 	p->mode = PUMP_COPY;
+	/* FD_OTHER (a character device such as /dev/null) may splice; if
+	 * it refuses, the first step falls back to copying */
 	int in_ok = ki == FD_PIPE || ki == FD_SOCKET || ki == FD_FILE;
-	int out_ok = ko == FD_PIPE || ko == FD_SOCKET || ko == FD_FILE;
+	int out_ok = ko == FD_PIPE || ko == FD_SOCKET || ko == FD_FILE ||
+		     ko == FD_OTHER;
 	if (in_ok && out_ok && !p->in_block && !p->out_block) {
 		if (ki == FD_PIPE || ko == FD_PIPE)
 			p->mode = PUMP_SPLICE;

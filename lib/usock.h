@@ -180,6 +180,9 @@ void sig_reset_child(void);
 
 int fd_nonblock(int fd, int on);
 int fd_cloexec(int fd);
+/* Best effort: enlarge a pipe to 1 MiB so bulk transfers take fewer
+ * wake-ups (the kernel may refuse past the user's pipe quota). */
+void fd_grow_pipe(int fd);
 int64_t now_ms(void);
 /* Kind of an fd for choosing a relay path. */
 enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };

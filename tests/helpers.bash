@@ -42,8 +42,11 @@ _descendants() {
 # teardown: TERM every recorded pid (and what it started), reap them, KILL
 # whatever is still there after 3 s, remove $T.
 common_teardown() {
-	local pid all=() p
+	local pid all=() p jobs_now
+	# only pids still in the job table: a reaped pid may have been reused
+	jobs_now=" $(jobs -p | tr '\n' ' ') "
 	for pid in "${BG_PIDS[@]}"; do
+		[[ $jobs_now == *" $pid "* ]] || continue
 		all+=("$pid" $(_descendants "$pid"))
 	done
 	for p in "${all[@]}"; do
@@ -57,6 +60,7 @@ common_teardown() {
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	for pid in "${BG_PIDS[@]}"; do
+		[[ $jobs_now == *" $pid "* ]] || continue
 		wait "$pid" 2>/dev/null || true
 	done
 	BG_PIDS=()
@@ -117,7 +121,9 @@ _listening_unix() {
 }
 
 # wait_for_socket PATH|@NAME [SECONDS]: poll (default 10 s) until the
-# socket exists and, where /proc/net/unix shows it, is listening.
+# socket file exists and /proc/net/unix shows a listening socket bound to
+# that name (so a stale file left there does not count). For a path bound
+# relative to a directory (too long for sun_path) use wait_for_file.
 wait_for_socket() {
 	local p=$1 deadline
 	deadline=$(_deadline_ns "${2:-10}")
@@ -128,8 +134,6 @@ wait_for_socket() {
 			_listening_unix "$p" && return 0
 		elif [ -S "$p" ]; then
 			_listening_unix "$p" && return 0
-			# bound relative to a directory (long path): not in /proc by name
-			awk -v n="$p" '$8 == n { f = 1 } END { exit f }' /proc/net/unix && return 0
 		fi
 		if [ "$(date +%s%N)" -ge "$deadline" ]; then
 			fail "socket $1 not listening after ${2:-10} s"
@@ -276,4 +280,14 @@ $stderr"
 # makes background jobs ignore it when job control is off).
 with_sigint() {
 	exec env --default-signal=INT "$@"
+}
+
+# file_is FILE TEXT: FILE holds exactly TEXT (trailing newlines aside).
+file_is() {
+	[ "$(cat "$1" 2>/dev/null)" = "$2" ]
+}
+
+# file_size_is FILE N: FILE is N bytes long.
+file_size_is() {
+	[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]
 }

@@ -141,7 +141,8 @@ echo_roundtrip() {
 	mkdir -p "$d"
 	local p="$d/app.sock"
 	[ "${#p}" -gt 180 ] || fail "path only ${#p} bytes"
-	start_server "$p" --mode echo
+	start_bg $SERVER "$p" --mode echo --ready-file "$T/ready"
+	wait_for_file "$T/ready"
 	run -0 timeout 20 usock-connect "$p" <<<"deep"
 	assert_output deep
 }

@@ -21,6 +21,7 @@ ap.add_argument("--send", default="")
 ap.add_argument("--send-file")
 ap.add_argument("--out")
 ap.add_argument("--pid-file")
+ap.add_argument("--pid-stderr", action="store_true", help="print the pid on stderr")
 ap.add_argument("--hold-file")
 ap.add_argument("--no-half-close", action="store_true")
 ap.add_argument("--retry", type=float, default=0.0)
@@ -30,6 +31,8 @@ args = ap.parse_args()
 if args.pid_file:
     with open(args.pid_file, "w") as f:
         f.write("%d\n" % os.getpid())
+if args.pid_stderr:
+    print(os.getpid(), file=sys.stderr, flush=True)
 s = sockaddr.connect(args.address, args.retry)
 s.settimeout(args.timeout)
 
