@@ -10,14 +10,15 @@ DESTDIR ?=
 BASHCOMPDIR ?= $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null || echo $(PREFIX)/share/bash-completion/completions)
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 
-TOOLS := usock-connect usock-listen
+# every cmd/TOOL.c is one binary
+TOOLS := $(sort $(basename $(notdir $(wildcard cmd/*.c))))
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wno-missing-field-initializers
 CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib $(CPPFLAGS)
 CFLAGS_ALL   := -std=c11 $(WARN) $(CFLAGS)
-LDLIBS_ALL   := $(LDLIBS)
+LDLIBS_ALL   := $(LDLIBS) -lm
 
 # Sanitizers: make check SANITIZE=address,undefined
 ifneq ($(SANITIZE),)
@@ -75,12 +76,15 @@ unit: $(UNIT_BIN)
 check: all unit
 	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) tests/
 
+bench: all
+	$(Q)./bench/run
+
 demo: all
 	$(Q)./tests/demo.sh $(BUILD)/bin
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/demo.sh .ci/run completions/bash/*
+	shellcheck -x tests/*.bash tests/demo.sh .ci/run bench/run completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -D_GNU_SOURCE -Ilib lib cmd tests/unit
 
@@ -102,6 +106,6 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check unit demo lint install uninstall clean
+.PHONY: all check unit bench demo lint install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(TOOLS:%=$(BUILD)/cmd/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

@@ -12,9 +12,14 @@
 #include "usock.h"
 
 #define SPLICE_CHUNK (1 << 20)
-#define COPY_CAP     (64 << 10)
-#define STAGE_PIPE   (256 << 10)
-#define STEP_TURNS   16     /* calls per step before yielding to others */
+#define SCRATCH      (64 << 10)
+#define BULK_READ    (16 << 10) /* a read this big: switch to splice */
+#define SMALL_READ   (4 << 10)  /* a splice this small: back to copying */
+#define STEP_TURNS   16         /* calls per step before yielding */
+
+/* Reads land here first; only what OUT does not take at once is copied
+ * into the pump's own buffer.  The tools are single-threaded. */
+static char scratch[SCRATCH];
 
 static int is_blocking(int fd)
 {
@@ -22,33 +27,46 @@ static int is_blocking(int fd)
 	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
-void pump_init(struct pump *p, int in, int out)
+static void init_common(struct pump *p, int in, int out)
 {
-	enum fd_kind ki = fd_kind(in), ko = fd_kind(out);
-
 	memset(p, 0, sizeof *p);
 	p->in = in;
 	p->out = out;
 	p->pipe[0] = p->pipe[1] = -1;
+	p->mode = PUMP_COPY;
+}
+
+void pump_init(struct pump *p, int in, int out)
+{
+	enum fd_kind ki = fd_kind(in), ko = fd_kind(out);
+
+	init_common(p, in, out);
 	p->in_block = is_blocking(in);
 	p->out_block = is_blocking(out);
-	p->mode = PUMP_COPY;
 	/* FD_OTHER (a character device such as /dev/null) may splice; if
 	 * it refuses, the first step falls back to copying */
 	int in_ok = ki == FD_PIPE || ki == FD_SOCKET || ki == FD_FILE;
 	int out_ok = ko == FD_PIPE || ko == FD_SOCKET || ko == FD_FILE ||
 		     ko == FD_OTHER;
-	if (in_ok && out_ok && !p->in_block && !p->out_block) {
-		if (ki == FD_PIPE || ko == FD_PIPE)
-			p->mode = PUMP_SPLICE;
-		else if (ko == FD_SOCKET || ki == FD_SOCKET)
-			p->mode = PUMP_SPLICE_PIPE;
-	} else if (in_ok && out_ok && (ki == FD_PIPE || ko == FD_PIPE)) {
+	if (!in_ok || !out_ok)
+		return;
+	if (ki == FD_PIPE || ko == FD_PIPE) {
 		/* a blocking pipe end is fine: SPLICE_F_NONBLOCK covers it */
 		int other_block = ki == FD_PIPE ? p->out_block : p->in_block;
-		if (!other_block)
+		if (!other_block || (ki == FD_PIPE && ko == FD_PIPE))
 			p->mode = PUMP_SPLICE;
+	} else if (!p->in_block && !p->out_block &&
+		   (ko == FD_SOCKET || ki == FD_SOCKET)) {
+		p->mode = PUMP_SPLICE_PIPE;
 	}
+}
+
+void pump_init_adaptive(struct pump *p, int in, int out,
+			struct pipe_pool *pool)
+{
+	init_common(p, in, out);
+	p->adaptive = 1;
+	p->pool = pool;
 }
 
 void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
@@ -57,17 +75,71 @@ void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 	p->tap = tap;
 	p->tap_ctx = ctx;
 	p->mode = PUMP_COPY;
+	p->adaptive = 0;
+}
+
+static void pipe_close(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+	fds[0] = fds[1] = -1;
+}
+
+/* Take a staging pipe from the pool, or make one. */
+static int pipe_take(struct pump *p)
+{
+	struct pipe_pool *pool = p->pool;
+	if (pool && pool->n > 0) {
+		pool->n--;
+		p->pipe[0] = pool->fds[pool->n][0];
+		p->pipe[1] = pool->fds[pool->n][1];
+		return 0;
+	}
+	if (pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	fcntl(p->pipe[0], F_SETPIPE_SZ, pool && pool->size ? pool->size : 256 << 10);
+	return 0;
+}
+
+/* Give an empty staging pipe back to the pool (or close it). */
+static void pipe_give(struct pump *p)
+{
+	struct pipe_pool *pool = p->pool;
+	if (p->pipe[0] < 0)
+		return;
+	if (!p->inpipe && pool && pool->n < pool->max) {
+		if (!pool->fds)
+			pool->fds = malloc(sizeof *pool->fds * (size_t)pool->max);
+		if (pool->fds) {
+			pool->fds[pool->n][0] = p->pipe[0];
+			pool->fds[pool->n][1] = p->pipe[1];
+			pool->n++;
+			p->pipe[0] = p->pipe[1] = -1;
+			return;
+		}
+	}
+	/* a pipe still holding bytes is never reused */
+	pipe_close(p->pipe);
+	p->inpipe = 0;
+}
+
+void pipe_pool_drain(struct pipe_pool *pool)
+{
+	for (int i = 0; i < pool->n; i++) {
+		close(pool->fds[i][0]);
+		close(pool->fds[i][1]);
+	}
+	pool->n = 0;
+	free(pool->fds);
+	pool->fds = NULL;
 }
 
 void pump_free(struct pump *p)
 {
 	free(p->buf);
 	p->buf = NULL;
-	if (p->pipe[0] >= 0) {
-		close(p->pipe[0]);
-		close(p->pipe[1]);
-		p->pipe[0] = p->pipe[1] = -1;
-	}
+	p->len = p->off = 0;
+	pipe_give(p);
 }
 
 void fd_send_eof(int fd)
@@ -95,7 +167,7 @@ static int finish(struct pump *p)
 
 static int fail(struct pump *p, int in_side)
 {
-	p->failed_in = in_side;
+	p->failed_in = (uint8_t)in_side;
 	return -1;
 }
 
@@ -106,36 +178,46 @@ static int out_blocked(int fd)
 	return poll(&pfd, 1, 0) == 0;
 }
 
+/* Write what the pump holds.  1 when all is written, 0 when OUT would
+ * block, -1 on error. */
+static int flush_held(struct pump *p)
+{
+	while (p->len) {
+		ssize_t n = write(p->out, p->buf + p->off, p->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -1;
+		}
+		p->off += (uint32_t)n;
+		p->len -= (uint32_t)n;
+		p->bytes += (uint64_t)n;
+		if (p->out_block && p->len)
+			return 0;
+	}
+	free(p->buf);
+	p->buf = NULL;
+	p->off = 0;
+	return 1;
+}
+
+static int step_splice_pipe(struct pump *p);
+
 static int step_copy(struct pump *p)
 {
 	for (int turn = 0; turn < STEP_TURNS; turn++) {
-		if (p->len) {
-			ssize_t n = write(p->out, p->buf + p->off, p->len);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					return PUMP_WANT_WRITE;
-				return fail(p, 0);
-			}
-			p->off += (size_t)n;
-			p->len -= (size_t)n;
-			p->bytes += (uint64_t)n;
-			if (p->out_block && p->len)
-				return PUMP_WANT_WRITE;
-			continue;
-		}
+		int r = flush_held(p);
+		if (r < 0)
+			return fail(p, 0);
+		if (r == 0)
+			return PUMP_WANT_WRITE;
 		if (p->eof)
 			return finish(p);
 		if (turn && p->in_block)
 			return PUMP_WANT_READ;
-		if (!p->buf) {
-			p->buf = malloc(COPY_CAP);
-			if (!p->buf)
-				return fail(p, 1);
-			p->cap = COPY_CAP;
-		}
-		ssize_t n = read(p->in, p->buf, p->cap);
+		ssize_t n = read(p->in, scratch, sizeof scratch);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -148,11 +230,37 @@ static int step_copy(struct pump *p)
 			continue;
 		}
 		if (p->tap)
-			p->tap(p->tap_ctx, p->buf, (size_t)n);
-		p->off = 0;
-		p->len = (size_t)n;
+			p->tap(p->tap_ctx, scratch, (size_t)n);
+		size_t done = 0;
+		while (done < (size_t)n) {
+			ssize_t w = write(p->out, scratch + done, (size_t)n - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno != EAGAIN)
+				return fail(p, 0);
+			if (w < 0 || (p->out_block && w == 0))
+				break;
+			done += (size_t)w;
+			p->bytes += (uint64_t)w;
+			if (p->out_block)
+				break;
+		}
+		if (done < (size_t)n) {
+			/* OUT is full: keep the rest, stop reading until it drains */
+			p->len = (uint32_t)((size_t)n - done);
+			p->buf = malloc(p->len);
+			if (!p->buf)
+				return fail(p, 1);
+			memcpy(p->buf, scratch + done, p->len);
+			p->off = 0;
+			return PUMP_WANT_WRITE;
+		}
+		if (p->adaptive && n >= BULK_READ) {
+			p->mode = PUMP_SPLICE_PIPE;
+			return step_splice_pipe(p);
+		}
 	}
-	return p->len ? PUMP_WANT_WRITE : PUMP_WANT_READ;
+	return PUMP_WANT_READ;
 }
 
 static int step_splice(struct pump *p)
@@ -180,14 +288,11 @@ static int step_splice(struct pump *p)
 			return step_copy(p);
 		}
 		/* which side failed: ask the output */
-		int e = errno;
-		int so = 0;
+		int e = errno, so = 0;
 		socklen_t sl = sizeof so;
 		int in_side = !(e == EPIPE ||
 				(getsockopt(p->out, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so));
-		if (so)
-			e = so;
-		errno = e;
+		errno = so ? so : e;
 		return fail(p, in_side);
 	}
 	return PUMP_WANT_READ;
@@ -195,18 +300,15 @@ static int step_splice(struct pump *p)
 
 static int step_splice_pipe(struct pump *p)
 {
-	if (p->pipe[0] < 0) {
-		if (pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-			return fail(p, 1);
-		fcntl(p->pipe[0], F_SETPIPE_SZ, STAGE_PIPE);
-	}
+	if (p->pipe[0] < 0 && pipe_take(p) < 0)
+		return fail(p, 1);
 	for (int turn = 0; turn < STEP_TURNS; turn++) {
 		ssize_t n;
 		if (p->inpipe) {
 			n = splice(p->pipe[0], NULL, p->out, NULL, p->inpipe,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
-				p->inpipe -= (size_t)n;
+				p->inpipe -= (uint32_t)n;
 				p->bytes += (uint64_t)n;
 				continue;
 			}
@@ -220,10 +322,14 @@ static int step_splice_pipe(struct pump *p)
 		}
 		if (p->eof)
 			return finish(p);
+		if (p->mode != PUMP_SPLICE_PIPE)
+			return PUMP_WANT_READ; /* pump_step goes on copying */
 		n = splice(p->in, NULL, p->pipe[1], NULL, SPLICE_CHUNK,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
-			p->inpipe = (size_t)n;
+			p->inpipe = (uint32_t)n;
+			if (p->adaptive && n < SMALL_READ)
+				p->mode = PUMP_COPY; /* after this flush */
 			continue;
 		}
 		if (n == 0) {
@@ -232,17 +338,22 @@ static int step_splice_pipe(struct pump *p)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN)
+		if (errno == EAGAIN) {
+			/* idle: an idle connection holds no pipe */
+			if (p->pool)
+				pipe_give(p);
 			return PUMP_WANT_READ;
+		}
 		if (errno == EINVAL) {
 			p->mode = PUMP_COPY;
-			close(p->pipe[0]);
-			close(p->pipe[1]);
-			p->pipe[0] = p->pipe[1] = -1;
+			p->adaptive = 0;
+			pipe_give(p);
 			return step_copy(p);
 		}
 		return fail(p, 1);
 	}
+	if (p->mode == PUMP_COPY && !p->inpipe)
+		pipe_give(p);
 	return p->inpipe ? PUMP_WANT_WRITE : PUMP_WANT_READ;
 }
 
@@ -250,14 +361,18 @@ int pump_step(struct pump *p)
 {
 	if (p->done)
 		return 0;
-	switch (p->mode) {
-	case PUMP_SPLICE:
-		return step_splice(p);
-	case PUMP_SPLICE_PIPE:
-		return step_splice_pipe(p);
-	default:
+	if (p->mode == PUMP_SPLICE_PIPE || p->inpipe) {
+		/* a pump switching back to copying first empties its pipe */
+		int r = step_splice_pipe(p);
+		if (r != PUMP_WANT_READ || p->mode == PUMP_SPLICE_PIPE || p->inpipe)
+			return r;
+		if (p->pool)
+			pipe_give(p);
 		return step_copy(p);
 	}
+	if (p->mode == PUMP_SPLICE)
+		return step_splice(p);
+	return step_copy(p);
 }
 
 int pump_abandon(struct pump *p)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,25 +221,20 @@ static int probe_live(const struct sockaddr *sa, socklen_t len, pid_t *pid)
 	return r;
 }
 
-static void tmp_name(char *buf, size_t n, const char *tag)
-{
-	static unsigned seq;
-	unsigned r = (unsigned)now_ms() ^ ((unsigned)getpid() << 12) ^ (seq++ * 2654435761u);
-	snprintf(buf, n, ".usock.%d.%08x%s", (int)getpid(), r, tag);
-}
-
-/* Bind a UNIX socket at a temporary name, give it its mode and owner,
- * then move it to its final name so it never exists there with a wider
- * mode; replace a stale socket; refuse anything else. */
+/* Bind a UNIX socket at its path with the mode and owner in force from
+ * the moment the file exists: it is created with the owner's bits only,
+ * then given its owner, then its full mode.  A stale socket file is
+ * replaced; anything else is refused.  Our own listeners racing for one
+ * path are serialized by a lock on the directory, so exactly one wins. */
 static int unix_listen(struct listener *l, const struct addr *a,
 		       const struct listen_opts *o)
 {
-	char dir[4096], tmp[64], old[64];
+	char dir[4096];
 	const char *slash = strrchr(a->path, '/');
 	const char *base = slash ? slash + 1 : a->path;
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd = -1, sl, r;
+	int fd = -1, lockfd = -1, sl, r = -1;
 
 	if (!*base) {
 		errno = EISDIR;
@@ -254,103 +250,93 @@ static int unix_listen(struct listener *l, const struct addr *a,
 		snprintf(dir, sizeof dir, "/");
 	else
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - a->path), a->path);
-	snprintf(l->name, sizeof l->name, "%s", base);
 
 	l->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (l->dirfd < 0)
 		return -1;
-	fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	tmp_name(tmp, sizeof tmp, "");
-	sl = unix_sockaddr_at(dir, l->dirfd, tmp, &sun);
+	sl = unix_sockaddr_at(dir, l->dirfd, base, &sun);
 	if (sl < 0)
 		goto fail;
-	mode_t um = umask(0777);
-	r = bind(fd, (struct sockaddr *)&sun, (socklen_t)sl);
-	umask(um);
-	if (r < 0)
-		goto fail;
-	mode_t mode = o->has_mode ? o->mode : (0777 & ~um);
-	if (fchmodat(l->dirfd, tmp, mode, 0) < 0)
-		goto fail_tmp;
-	if ((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
-	    fchownat(l->dirfd, tmp, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail_tmp;
-	if (fstatat(l->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail_tmp;
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
-	if (a->type != SOCK_DGRAM && listen(fd, o->backlog) < 0)
-		goto fail_tmp;
+	/* a directory we cannot read is simply not locked */
+	lockfd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd >= 0)
+		while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
+			;
 
 	for (int tries = 0;; tries++) {
-		if (tries == 8) {
-			errno = EADDRINUSE;
-			goto fail_tmp;
-		}
-		r = renameat2(l->dirfd, tmp, l->dirfd, base, RENAME_NOREPLACE);
-		if (r < 0 && errno == EINVAL) {
-			/* no RENAME_NOREPLACE here: link() is as atomic */
-			r = linkat(l->dirfd, tmp, l->dirfd, base, 0);
-			if (r == 0)
-				unlinkat(l->dirfd, tmp, 0);
-		}
+		fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			goto fail;
+		mode_t um = umask(0777);
+		umask(o->has_mode ? 0777 & ~(o->mode & 0700) : um);
+		r = bind(fd, (struct sockaddr *)&sun, (socklen_t)sl);
+		umask(um);
 		if (r == 0)
 			break;
-		if (errno != EEXIST)
-			goto fail_tmp;
+		if (errno != EADDRINUSE || tries == 4)
+			goto fail;
+		close(fd);
+		fd = -1;
 
 		struct stat cur;
 		if (fstatat(l->dirfd, base, &cur, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue;
-			goto fail_tmp;
+			goto fail;
 		}
 		if (!S_ISSOCK(cur.st_mode)) {
 			errno = EEXIST;
-			goto fail_tmp;
+			goto fail;
 		}
-		struct sockaddr_un psun;
-		int pl = unix_sockaddr_at(dir, l->dirfd, base, &psun);
-		if (pl < 0)
-			goto fail_tmp;
-		int live = probe_live((struct sockaddr *)&psun, (socklen_t)pl,
-				      &l->holder_pid);
-		if (live < 0) {
-			if (errno == ENOENT)
-				continue;
-			goto fail_tmp;
+		/* ask the kernel first: a live server never sees us */
+		uint32_t sockino;
+		int live = sock_file_state(&cur, &sockino);
+		if (live >= 0) {
+			if (live)
+				l->holder_pid = sock_inode_owner(sockino);
+		} else {
+			live = probe_live((struct sockaddr *)&sun, (socklen_t)sl,
+					  &l->holder_pid);
 		}
+		if (live < 0 && errno == ENOENT)
+			continue;
+		if (live < 0)
+			goto fail;
 		if (live) {
 			errno = EADDRINUSE;
-			goto fail_tmp;
+			goto fail;
 		}
-		/* Stale.  Move it aside first, then make sure what we moved
-		 * is the file we probed: another listener may have won. */
-		tmp_name(old, sizeof old, ".old");
-		if (renameat(l->dirfd, base, l->dirfd, old) < 0) {
-			if (errno == ENOENT)
-				continue;
-			goto fail_tmp;
-		}
-		struct stat moved;
-		if (fstatat(l->dirfd, old, &moved, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (moved.st_dev != cur.st_dev || moved.st_ino != cur.st_ino))
-			linkat(l->dirfd, old, l->dirfd, base, 0); /* put it back */
-		unlinkat(l->dirfd, old, 0);
+		/* stale: nothing answers on it */
+		if (unlinkat(l->dirfd, base, 0) < 0 && errno != ENOENT)
+			goto fail;
 	}
+	snprintf(l->name, sizeof l->name, "%s", base);
+	if ((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
+	    fchownat(l->dirfd, base, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail_file;
+	if (o->has_mode && fchmodat(l->dirfd, base, o->mode, 0) < 0)
+		goto fail_file;
+	if (fstatat(l->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail_file;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	if (a->type != SOCK_DGRAM && listen(fd, o->backlog) < 0)
+		goto fail_file;
+	if (lockfd >= 0)
+		close(lockfd);
 	l->fd = fd;
 	return 0;
 
-fail_tmp:;
+fail_file:;
 	int e = errno;
-	unlinkat(l->dirfd, tmp, 0);
+	unlinkat(l->dirfd, base, 0);
 	errno = e;
 fail:
 	e = errno;
 	if (fd >= 0)
 		close(fd);
+	if (lockfd >= 0)
+		close(lockfd);
 	close(l->dirfd);
 	l->dirfd = -1;
 	l->name[0] = 0;

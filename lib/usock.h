@@ -95,31 +95,57 @@ int sock_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /* errno is worth retrying while waiting for an endpoint to appear */
 int sock_retryable(int e);
 
+/* ---- sockstate.c ---- */
+
+struct stat;
+/* What is bound to the socket file ST describes, in this network
+ * namespace: 2 a listener (or bound datagram socket), 1 bound but not
+ * listening, 0 nothing (stale); -1 with errno if the kernel cannot say.
+ * *sockino is the socket's inode. */
+int sock_file_state(const struct stat *st, uint32_t *sockino);
+/* A process holding socket inode SOCKINO open, or 0 (a partial scan
+ * without privileges). */
+pid_t sock_inode_owner(uint32_t sockino);
+
 /* ---- pump.c: one direction of a relay ---- */
 
 enum pump_mode { PUMP_COPY, PUMP_SPLICE, PUMP_SPLICE_PIPE };
 #define PUMP_WANT_READ  1
 #define PUMP_WANT_WRITE 2
 
+/* Staging pipes shared by many pumps: taken when data flows, given back
+ * when a direction goes idle, so idle connections hold no pipe. */
+struct pipe_pool {
+	int (*fds)[2];
+	int n, max;
+	int size;            /* F_SETPIPE_SZ for new pipes, or 0 */
+};
+
 struct pump {
 	int in, out;
-	enum pump_mode mode;
 	int pipe[2];         /* PUMP_SPLICE_PIPE: staging pipe, or -1 */
-	size_t inpipe;       /* bytes held in the staging pipe */
-	char *buf;           /* PUMP_COPY: allocated on first use */
-	size_t cap, off, len;
-	int eof;             /* input reached end of file */
-	int done;            /* EOF delivered: the direction has ended */
-	int keep_out;        /* at the end, leave OUT open (no EOF sent) */
-	int in_block, out_block; /* blocking fds: one call per step */
-	int failed_in;       /* after -1: the input side failed, else output */
+	uint32_t inpipe;     /* bytes held in the staging pipe */
+	uint32_t off, len;   /* PUMP_COPY: bytes held in buf */
+	char *buf;           /* PUMP_COPY: what OUT has not taken yet */
 	uint64_t bytes;      /* bytes delivered */
+	struct pipe_pool *pool; /* where staging pipes come from, or NULL */
 	void (*tap)(void *ctx, const char *p, size_t n);
 	void *tap_ctx;
+	uint8_t mode;        /* enum pump_mode */
+	uint8_t adaptive;    /* copy small reads, splice bulk */
+	uint8_t eof;         /* input reached end of file */
+	uint8_t done;        /* EOF delivered: the direction has ended */
+	uint8_t keep_out;    /* at the end, leave OUT open (no EOF sent) */
+	uint8_t in_block, out_block; /* blocking fds: one call per step */
+	uint8_t failed_in;   /* after -1: the input side failed, else output */
 };
 
 /* Set up P to move IN to OUT, choosing splice where both ends allow. */
 void pump_init(struct pump *p, int in, int out);
+/* Between two sockets: copy small reads through a shared buffer and
+ * splice through a pipe from POOL once reads come in bulk. */
+void pump_init_adaptive(struct pump *p, int in, int out,
+			struct pipe_pool *pool);
 /* Move what can be moved without blocking.  Returns the interest
  * (PUMP_WANT_*) for the next turn, 0 once the direction has ended, or
  * -1 with errno on error. */
@@ -130,11 +156,13 @@ void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 /* OUT can take no more (peer gone): end the direction if nothing is
  * held, else -1 with errno EPIPE. */
 int pump_abandon(struct pump *p);
-/* Free buffers and staging pipes (not IN and OUT). */
+/* Free what P holds (buffer, staging pipe), not IN and OUT. */
 void pump_free(struct pump *p);
 /* Deliver EOF on FD: shutdown(SHUT_WR) for a socket, else replace it
  * with /dev/null so a reader at the other end of a pipe sees EOF. */
 void fd_send_eof(int fd);
+/* Close every pipe POOL holds. */
+void pipe_pool_drain(struct pipe_pool *pool);
 
 /* ---- relay.c: a two-way relay of one connection ---- */
 
