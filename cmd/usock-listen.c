@@ -377,20 +377,8 @@ int main(int argc, char **argv)
 	if (sigfd < 0)
 		die_sys(1, "signalfd");
 
-	if (sock_listen(&lst, &a.addr, &a.lo) < 0) {
-		char comm[64];
-		if (errno == EADDRINUSE && lst.holder_pid > 0)
-			die(1, "listen %s: address in use by a live listener "
-			    "(pid %d, %s)", name, (int)lst.holder_pid,
-			    proc_comm(lst.holder_pid, comm, sizeof comm) ?
-			    comm : "?");
-		if (errno == EADDRINUSE && a.addr.kind != ADDR_TCP)
-			die(1, "listen %s: address in use by a live listener", name);
-		if (errno == EEXIST)
-			die(1, "listen %s: the path exists and is not a socket; "
-			    "refusing to replace it", name);
-		die_sys(1, "listen %s", name);
-	}
+	if (sock_listen(&lst, &a.addr, &a.lo) < 0)
+		die_listen(&lst, name);
 	atexit(cleanup);
 	sock_local_format(&lst, local_name, sizeof local_name);
 	if (a.print_address) {

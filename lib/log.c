@@ -112,3 +112,18 @@ void print_version(void)
 {
 	printf("%s (usock) %s\n", log_prog, USOCK_VERSION);
 }
+
+void die_listen(const struct listener *l, const char *name)
+{
+	char comm[64];
+	if (errno == EADDRINUSE && l->holder_pid > 0)
+		die(1, "listen %s: address in use by a live listener (pid %d, %s)",
+		    name, (int)l->holder_pid,
+		    proc_comm(l->holder_pid, comm, sizeof comm) ? comm : "?");
+	if (errno == EADDRINUSE && l->addr.kind != ADDR_TCP)
+		die(1, "listen %s: address in use by a live listener", name);
+	if (errno == EEXIST)
+		die(1, "listen %s: the path exists and is not a socket; "
+		    "refusing to replace it", name);
+	die_sys(1, "listen %s", name);
+}

@@ -300,8 +300,13 @@ static int step_splice(struct pump *p)
 
 static int step_splice_pipe(struct pump *p)
 {
-	if (p->pipe[0] < 0 && pipe_take(p) < 0)
-		return fail(p, 1);
+	if (p->pipe[0] < 0 && pipe_take(p) < 0) {
+		if (!p->adaptive)
+			return fail(p, 1);
+		/* out of descriptors: go on copying (nothing is held) */
+		p->mode = PUMP_COPY;
+		return PUMP_WANT_READ;
+	}
 	for (int turn = 0; turn < STEP_TURNS; turn++) {
 		ssize_t n;
 		if (p->inpipe) {

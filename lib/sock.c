@@ -140,9 +140,21 @@ static int connect_sa(int family, int type, const struct sockaddr *sa,
 	return -1;
 }
 
+int sock_prepare(struct addr *a)
+{
+	int dirfd;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa[0];
+	int len = unix_sockaddr(a->path, sun, &dirfd);
+	if (len < 0)
+		return -1;
+	a->salen[0] = (socklen_t)len;
+	a->nsa = 1;
+	return 0;
+}
+
 int sock_connect(const struct addr *a, int64_t deadline)
 {
-	if (a->kind == ADDR_UNIX) {
+	if (a->kind == ADDR_UNIX && !a->nsa) {
 		struct sockaddr_un sun;
 		int dirfd;
 		int len = unix_sockaddr(a->path, &sun, &dirfd);

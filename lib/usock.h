@@ -82,6 +82,10 @@ void sock_unlisten(struct listener *l);
 /* Remove L's socket file (if still ours) but keep nothing else. */
 void sock_unlink(struct listener *l);
 
+/* Fill a->sa for a UNIX path so that connects need no lookup (a path
+ * past sun_path keeps its directory open for the life of the process).
+ * 0 or -1 with errno. */
+int sock_prepare(struct addr *a);
 /* Canonical form of the address L listens on (the real port). */
 char *sock_local_format(const struct listener *l, char *buf, size_t n);
 /* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
@@ -239,6 +243,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_syserr, then exit(code) */
 _Noreturn void die_sys(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a failed sock_listen() of NAME (who holds a live socket, what
+ * is in the way) and exit 1. */
+_Noreturn void die_listen(const struct listener *l, const char *name);
 /* strerror, but naming the sun_path limit for ENAMETOOLONG */
 const char *usock_strerror(int e);
 

@@ -1,0 +1,261 @@
+/* tcp2unix — a long-running bridge: accept on one address and forward
+ * each connection to another (TCP to UNIX is the main case). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bridge.h"
+
+enum {
+	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,
+	OPT_DRAIN,
+};
+
+static const char usage_text[] =
+	"Usage: tcp2unix [OPTIONS] LISTEN-ADDRESS TARGET-ADDRESS\n"
+	"       tcp2unix [OPTIONS] TARGET-ADDRESS   (socket activation)\n"
+	"Accept connections on LISTEN-ADDRESS and forward each to TARGET-ADDRESS.\n"
+	"\n"
+	"  -c, --max-conns N            at most N connections at once; others wait\n"
+	"                               in the backlog (default: what the fd limit allows)\n"
+	"      --allow CIDR             accept TCP clients only from CIDR (repeatable)\n"
+	"      --idle-timeout SECONDS   close connections idle that long\n"
+	"      --connect-timeout SECONDS  give up on the target after that long (10)\n"
+	"      --proxy-protocol v1|v2   send a PROXY protocol header to the target\n"
+	"  -m, --mode OCTAL             socket file permissions (UNIX LISTEN-ADDRESS)\n"
+	"  -o, --owner USER[:GROUP]     socket file owner and group\n"
+	"  -b, --backlog N              listen backlog (default 4096)\n"
+	"      --print-address          print the bound address on stderr\n"
+	"      --drain SECONDS          on SIGTERM, let connections finish this long (30)\n"
+	"  -v, --verbose                one log line per connection\n"
+	"  -q, --quiet                  say only what fails\n"
+	"  -h, --help                   show this help\n"
+	"  -V, --version                show the version\n"
+	"\n"
+	"Addresses: see usock(7).  Signals: SIGTERM/SIGINT stop accepting and drain,\n"
+	"SIGUSR1 prints counters.  Exit status: 0 after a clean stop, 1 failure, 2 usage.\n";
+
+static const struct option longopts[] = {
+	{ "max-conns", required_argument, NULL, 'c' },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT },
+	{ "proxy-protocol", required_argument, NULL, OPT_PROXY },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "owner", required_argument, NULL, 'o' },
+	{ "backlog", required_argument, NULL, 'b' },
+	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+#define MAX_ALLOW 256
+
+struct args {
+	struct addr listen;
+	const char *listen_arg, *target_arg;
+	struct listen_opts lo;
+	int activated;              /* LISTEN_FDS sockets to serve */
+	int print_address;
+	struct cidr allow[MAX_ALLOW];
+	struct bridge b;
+};
+
+/* Sockets passed by systemd: how many (from fd 3), or 0. */
+static int activation_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	unsigned long p, n;
+	const char *why;
+	if (!pid || !fds || num_parse_ulong(pid, 1, 1UL << 30, &p, &why) < 0 ||
+	    (pid_t)p != getpid())
+		return 0;
+	if (num_parse_ulong(fds, 1, 16, &n, &why) < 0)
+		die(EXIT_USAGE, "LISTEN_FDS: '%s' is %s (1..16)", fds, why);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return (int)n;
+}
+
+static void parse_argv(int argc, char **argv, struct args *a)
+{
+	const char *why;
+	int c;
+
+	memset(a, 0, sizeof *a);
+	a->lo = (struct listen_opts){ .backlog = 4096, .uid = (uid_t)-1,
+				      .gid = (gid_t)-1 };
+	a->b.idle_ms = -1;
+	a->b.connect_ms = 10000;
+	a->b.drain_ms = 30000;
+	a->b.allow = a->allow;
+	while ((c = getopt_long(argc, argv, "+c:m:o:b:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
+		case OPT_ALLOW:
+			if (a->b.nallow == MAX_ALLOW)
+				die(EXIT_USAGE, "--allow: at most %d ranges", MAX_ALLOW);
+			if (cidr_parse(&a->allow[a->b.nallow], optarg, &why) < 0)
+				die(EXIT_USAGE, "--allow: '%s': %s", optarg, why);
+			a->b.nallow++;
+			break;
+		case OPT_IDLE: a->b.idle_ms = opt_duration("--idle-timeout", optarg); break;
+		case OPT_CONNECT: a->b.connect_ms = opt_duration("--connect-timeout", optarg); break;
+		case OPT_DRAIN: a->b.drain_ms = opt_duration("--drain", optarg); break;
+		case OPT_PROXY:
+			if (!strcmp(optarg, "v1") || !strcmp(optarg, "1"))
+				a->b.proxy = 1;
+			else if (!strcmp(optarg, "v2") || !strcmp(optarg, "2"))
+				a->b.proxy = 2;
+			else
+				die(EXIT_USAGE, "--proxy-protocol: '%s' is not v1 or v2", optarg);
+			break;
+		case 'm':
+			a->lo.mode = opt_mode("--mode", optarg);
+			a->lo.has_mode = 1;
+			break;
+		case 'o': opt_owner("--owner", optarg, &a->lo.uid, &a->lo.gid); break;
+		case 'b': a->lo.backlog = (int)opt_ulong("--backlog", optarg, 1, 65535); break;
+		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case 'v': log_level++; break;
+		case 'q': log_level = 0; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': print_version(); exit(0);
+		default:
+			fprintf(stderr, "Try 'tcp2unix --help'.\n");
+			exit(EXIT_USAGE);
+		}
+	}
+	a->activated = activation_fds();
+	int want = a->activated ? 1 : 2;
+	if (argc - optind < want)
+		die(EXIT_USAGE, a->activated ? "missing TARGET-ADDRESS (try --help)" :
+		    "missing %s (try --help)", optind < argc ? "TARGET-ADDRESS" :
+		    "LISTEN-ADDRESS and TARGET-ADDRESS");
+	if (argc - optind > want)
+		die(EXIT_USAGE, a->activated ?
+		    "socket activation: give only TARGET-ADDRESS, not '%s'" :
+		    "unexpected argument '%s'", argv[optind + 1 + (want == 2)]);
+	if (!a->activated) {
+		a->listen_arg = argv[optind++];
+		opt_addr(&a->listen, a->listen_arg, ADDR_LISTEN);
+		if (a->listen.type != SOCK_STREAM)
+			die(EXIT_USAGE, "address '%s': only stream sockets are "
+			    "supported", a->listen_arg);
+		if ((a->lo.has_mode || a->lo.uid != (uid_t)-1 ||
+		     a->lo.gid != (gid_t)-1) && a->listen.kind != ADDR_UNIX)
+			die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, "
+			    "not '%s'", a->listen_arg);
+	} else if (a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) {
+		die(EXIT_USAGE, "socket activation: --mode and --owner belong "
+		    "in the socket unit");
+	}
+	a->target_arg = argv[optind];
+	opt_addr(&a->b.target, a->target_arg, 0);
+	if (a->b.target.type != SOCK_STREAM)
+		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
+		    a->target_arg);
+	/* UNIX targets are connected by a prepared address */
+	if (a->b.target.kind == ADDR_UNIX && sock_prepare(&a->b.target) < 0)
+		die_sys(1, "target %s", a->target_arg);
+}
+
+/* Raise the soft descriptor limit to the hard one; returns the limit. */
+static rlim_t raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
+}
+
+static struct listener lst = { .fd = -1, .dirfd = -1 };
+
+static void cleanup(void)
+{
+	sock_unlisten(&lst);
+}
+
+static void print_listeners(const struct args *a)
+{
+	char name[ADDR_STRLEN];
+	if (!a->activated) {
+		fprintf(stderr, "%s\n", sock_local_format(&lst, name, sizeof name));
+		return;
+	}
+	for (int i = 0; i < a->b.nlfd; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		if (getsockname(a->b.lfd[i], (struct sockaddr *)&ss, &len) == 0)
+			fprintf(stderr, "%s\n", sa_format((struct sockaddr *)&ss, len,
+							  SOCK_STREAM, name, sizeof name));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct args a;
+	char name[ADDR_STRLEN];
+
+	log_init("tcp2unix");
+	parse_argv(argc, argv, &a);
+	rlim_t nofile = raise_nofile();
+	if (!a.b.max_conns)
+		a.b.max_conns = nofile > 128 ? (unsigned long)(nofile - 64) / 2 : 32;
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	a.b.sigfd = sig_fd(&set);
+	if (a.b.sigfd < 0)
+		die_sys(1, "signalfd");
+
+	if (a.activated) {
+		for (int i = 0; i < a.activated; i++) {
+			int fd = 3 + i, type = 0;
+			socklen_t sl = sizeof type;
+			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
+			    type != SOCK_STREAM)
+				die(1, "socket activation: fd %d is not a stream socket", fd);
+			fd_nonblock(fd, 1);
+			fd_cloexec(fd);
+			a.b.lfd[a.b.nlfd++] = fd;
+		}
+	} else {
+		addr_format(&a.listen, name, sizeof name);
+		if (sock_listen(&lst, &a.listen, &a.lo) < 0)
+			die_listen(&lst, name);
+		atexit(cleanup);
+		a.b.lfd[a.b.nlfd++] = lst.fd;
+		a.b.own = &lst;
+	}
+	if (a.print_address) {
+		print_listeners(&a);
+		fflush(stderr);
+	}
+	log_verbose("forwarding to %s, at most %lu connections",
+		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns);
+	if (bridge_run(&a.b) < 0)
+		die_sys(1, "event loop");
+	log_verbose("stopped: %llu connections served",
+		    (unsigned long long)a.b.st.accepted);
+	return 0;
+}
