@@ -120,6 +120,15 @@ static void update_accepting(struct engine *e, int64_t now)
 			 e->b->st.active < e->b->max_conns);
 }
 
+/* Close FD so that a TCP peer sees a reset rather than an orderly
+ * (and misleadingly empty) end. */
+static void close_reset(int fd)
+{
+	struct linger lg = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(fd);
+}
+
 static void conn_close(struct engine *e, struct conn *c, const char *how,
 		       int err)
 {
@@ -265,6 +274,8 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 		err = errno;
 	}
 	e->b->st.failed++;
+	close_reset(c->cfd);
+	c->cfd = -1;
 	conn_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
 }
 
@@ -296,7 +307,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		b->st.refused++;
 		sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, sizeof peer);
 		log_warn("%s: refused: not in --allow", peer);
-		close(fd);
+		close_reset(fd);
 		return 1;
 	}
 	struct conn *c = calloc(1, sizeof *c);
