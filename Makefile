@@ -84,7 +84,8 @@ demo: all
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/demo.sh .ci/run bench/run completions/bash/*
+	shellcheck -x tests/*.bash tests/demo.sh .ci/run $(wildcard bench/*.sh bench/run)
+	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -D_GNU_SOURCE -Ilib lib cmd tests/unit
 

@@ -1,0 +1,621 @@
+/* sockinfo — what is this socket, who is behind it, and may I connect?
+ * Reports on socket files, abstract names and TCP ports without touching
+ * the server; lists every listener; audits for risky sockets. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "inspect.h"
+#include "json.h"
+#include "usock.h"
+
+enum { OPT_TCP = 0x100, OPT_JSON, OPT_AUDIT, OPT_PROBE };
+
+static const char usage_text[] =
+	"Usage: sockinfo [OPTIONS] [ADDRESS...]\n"
+	"Tell what each socket ADDRESS is: its state, type, file mode and owner,\n"
+	"the processes listening on it, queued connections and peers, and whether\n"
+	"you may connect, and why not.  Nothing connects to the socket unless\n"
+	"--probe is given.  A directory means every socket file below it.\n"
+	"Without ADDRESS, list every listening UNIX socket.\n"
+	"\n"
+	"  -a, --all               list every listening UNIX socket (the default\n"
+	"                          without ADDRESS)\n"
+	"      --tcp               with --all: TCP listeners too\n"
+	"      --json              one JSON array, one object per socket\n"
+	"      --audit             report risky sockets only; exit 1 if any\n"
+	"  -u, --user USER         may USER connect (instead of you)?\n"
+	"      --probe             also connect to each socket and report\n"
+	"  -v, --verbose           more detail (inodes, peers' processes)\n"
+	"  -q, --quiet             report only what is not a live listener\n"
+	"  -h, --help              show this help\n"
+	"  -V, --version           show the version\n"
+	"\n"
+	"ADDRESS: /PATH, ./PATH, unix:PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT\n"
+	"(see usock(7)).\n"
+	"Exit status: 0 every ADDRESS is a live listener (--audit: nothing found),\n"
+	"1 otherwise, 2 usage.\n";
+
+static const struct option longopts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "tcp", no_argument, NULL, OPT_TCP },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "audit", no_argument, NULL, OPT_AUDIT },
+	{ "user", required_argument, NULL, 'u' },
+	{ "probe", no_argument, NULL, OPT_PROBE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct args {
+	int all, tcp, json, audit, probe;
+	const char *user_arg;
+	struct perm_user user;
+	char **addrs;
+	int naddrs;
+	int color;
+};
+
+static void parse_argv(int argc, char **argv, struct args *a)
+{
+	int c;
+	*a = (struct args){ 0 };
+	while ((c = getopt_long(argc, argv, "+au:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': a->all = 1; break;
+		case OPT_TCP: a->tcp = 1; break;
+		case OPT_JSON: a->json = 1; break;
+		case OPT_AUDIT: a->audit = 1; break;
+		case 'u': a->user_arg = optarg; break;
+		case OPT_PROBE: a->probe = 1; break;
+		case 'v': log_level++; break;
+		case 'q': log_level = 0; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': print_version(); exit(0);
+		default:
+			fprintf(stderr, "Try 'sockinfo --help'.\n");
+			exit(EXIT_USAGE);
+		}
+	}
+	a->addrs = argv + optind;
+	a->naddrs = argc - optind;
+	if (a->naddrs && (a->all || a->tcp))
+		die(EXIT_USAGE, "cannot use %s with an ADDRESS",
+		    a->all ? "--all" : "--tcp");
+	if (!a->naddrs && a->probe)
+		die(EXIT_USAGE, "cannot use --probe without an ADDRESS");
+	if (!a->naddrs)
+		a->all = 1;
+	if (a->user_arg && perm_user_lookup(&a->user, a->user_arg) < 0)
+		die(EXIT_USAGE, "--user: no such user: %s", a->user_arg);
+	const char *nc = getenv("NO_COLOR");
+	a->color = isatty(1) && !(nc && *nc);
+}
+
+/* ---- gathering ---- */
+
+struct reports {
+	struct inspect_report *v;
+	size_t n, cap;
+};
+
+static struct inspect_report *new_report(struct reports *rs)
+{
+	if (rs->n == rs->cap) {
+		size_t c = rs->cap ? rs->cap * 2 : 16;
+		struct inspect_report *v = realloc(rs->v, c * sizeof *v);
+		if (!v)
+			die(1, "out of memory");
+		rs->v = v;
+		rs->cap = c;
+	}
+	return &rs->v[rs->n++];
+}
+
+static void append(struct reports *rs, struct inspect_report *v, long n)
+{
+	if (n < 0)
+		die_sys(1, "read the socket tables");
+	for (long i = 0; i < n; i++)
+		*new_report(rs) = v[i];
+	free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect the socket files below DIR (not following symbolic links). */
+static void walk(const char *dir, char ***list, size_t *n, size_t *cap,
+		 int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d) {
+		log_verbose("%s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *p;
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (asprintf(&p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+			     de->d_name) < 0)
+			die(1, "out of memory");
+		unsigned t = de->d_type;
+		if (t == DT_UNKNOWN && lstat(p, &st) == 0)
+			t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISSOCK(st.st_mode) ? DT_SOCK : 0;
+		if (t == DT_SOCK) {
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 64;
+				*list = realloc(*list, *cap * sizeof **list);
+				if (!*list)
+					die(1, "out of memory");
+			}
+			(*list)[(*n)++] = p;
+			continue;
+		}
+		if (t == DT_DIR && depth < 64)
+			walk(p, list, n, cap, depth + 1);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* Add the reports for one ADDRESS; returns how many. */
+static size_t gather(struct inspect_ctx *c, const char *arg, struct reports *rs)
+{
+	struct addr a;
+	const char *why;
+	int usage;
+	struct stat st;
+
+	if (addr_parse(&a, arg, ADDR_LISTEN, &why) < 0)
+		die(EXIT_USAGE, "address '%s': %s", arg, why);
+	if (a.kind == ADDR_ABSTRACT) {
+		inspect_abstract(c, a.path, new_report(rs));
+		return 1;
+	}
+	if (a.kind == ADDR_TCP) {
+		struct inspect_report *v;
+		int any = !a.host[0];
+		if (!strcmp(a.port, "0"))
+			die(EXIT_USAGE, "address '%s': port 0 is only for listening", arg);
+		if (!any && addr_resolve(&a, 0, &why, &usage) < 0)
+			die(usage ? EXIT_USAGE : 1, "address '%s': %s", arg, why);
+		long n = inspect_tcp(c, &a, any, &v);
+		append(rs, v, n);
+		return (size_t)n;
+	}
+	if (stat(a.path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char **list = NULL;
+		size_t n = 0, cap = 0;
+		walk(a.path, &list, &n, &cap, 0);
+		if (n)
+			qsort(list, n, sizeof *list, cmp_str);
+		for (size_t i = 0; i < n; i++) {
+			inspect_path(c, list[i], new_report(rs));
+			free(list[i]);
+		}
+		free(list);
+		if (!n)
+			log_warn("%s: no socket files below it", a.path);
+		return n;
+	}
+	inspect_path(c, a.path, new_report(rs));
+	return 1;
+}
+
+/* ---- names, modes, colours ---- */
+
+static const char *user_of(uid_t uid)
+{
+	return uid == (uid_t)-1 ? "?" : perm_id_name((unsigned)uid, 0);
+}
+
+/* "srw-rw---- 0660" */
+static char *mode_text(mode_t m, char *buf, size_t n)
+{
+	char s[11];
+	const char *rwx = "rwxrwxrwx";
+	s[0] = S_ISSOCK(m) ? 's' : S_ISDIR(m) ? 'd' : S_ISREG(m) ? '-' :
+	       S_ISLNK(m) ? 'l' : S_ISFIFO(m) ? 'p' : S_ISCHR(m) ? 'c' :
+	       S_ISBLK(m) ? 'b' : '?';
+	for (int i = 0; i < 9; i++)
+		s[i + 1] = (m & (0400u >> i)) ? rwx[i] : '-';
+	if (m & S_ISUID)
+		s[3] = (m & 0100) ? 's' : 'S';
+	if (m & S_ISGID)
+		s[6] = (m & 0010) ? 's' : 'S';
+	if (m & S_ISVTX)
+		s[9] = (m & 0001) ? 't' : 'T';
+	s[10] = 0;
+	snprintf(buf, n, "%s %04o", s, (unsigned)(m & 07777));
+	return buf;
+}
+
+static int use_color;
+
+static const char *col(const char *code)
+{
+	return use_color ? code : "";
+}
+
+#define BOLD "\033[1m"
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define RESET "\033[0m"
+
+static const char *state_color(const struct inspect_report *r)
+{
+	if (inspect_live(r))
+		return GREEN;
+	return r->state == INSPECT_NOT_SOCKET || r->state == INSPECT_UNKNOWN ?
+	       YELLOW : RED;
+}
+
+/* ---- human output ---- */
+
+static void print_procs(const char *label, const struct inspect_proc *p,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("  %-9s pid %d %s (user %s)\n", i ? "" : label,
+		       (int)p[i].pid, p[i].comm, user_of(p[i].uid));
+}
+
+static void print_block(const struct inspect_report *r)
+{
+	char buf[64];
+	const char *type = inspect_type_name(r->type);
+
+	printf("%s%s%s\n", col(BOLD), r->address, col(RESET));
+	printf("  %-9s %s%s%s", "state", col(state_color(r)),
+	       inspect_state_name(r->state), col(RESET));
+	if (type)
+		printf(" (%s)", type);
+	printf("\n");
+	if (r->note && (!r->reason || !strstr(r->reason, r->note)))
+		printf("  %-9s %s\n", "note", r->note);
+	if (r->has_stat) {
+		printf("  %-9s %s%s  owner %s  group %s%s\n", "file",
+		       mode_text(r->st.st_mode, buf, sizeof buf),
+		       r->has_acl ? "+acl" : "", perm_id_name(r->st.st_uid, 0),
+		       perm_id_name(r->st.st_gid, 1), r->is_link ? "  (via a symbolic link)" : "");
+		if (log_level > 1)
+			printf("  %-9s device %u:%u, inode %llu\n", "",
+			       major(r->st.st_dev), minor(r->st.st_dev),
+			       (unsigned long long)r->st.st_ino);
+	}
+	if (r->nlisteners)
+		print_procs(r->nlisteners > 1 ? "listeners" : "listener",
+			    r->listeners, r->nlisteners);
+	else if (r->procs_partial)
+		printf("  %-9s not visible: run as root to see other users' "
+		       "processes\n", "listener");
+	else if (r->sock_ino && inspect_live(r))
+		printf("  %-9s no process holds it%s%s\n", "listener",
+		       r->has_sock_uid ? "; created by user " : "",
+		       r->has_sock_uid ? user_of(r->sock_uid) : "");
+	if (r->has_queue && r->state == INSPECT_LISTENING) {
+		printf("  %-9s %u waiting to be accepted (backlog %u)", "queue",
+		       r->queue, r->backlog);
+		if (r->has_peers && r->peers >= r->queue)
+			printf(", %u accepted", r->peers - r->queue);
+		printf("\n");
+	} else if (r->has_peers) {
+		printf("  %-9s %u connected\n", "peers", r->peers);
+	}
+	if (log_level > 1) {
+		print_procs("clients", r->clients, r->nclients);
+		if (r->sock_ino)
+			printf("  %-9s socket:[%u]\n", "inode", r->sock_ino);
+	}
+	printf("  %-9s %s%s%s: %s\n", "connect",
+	       col(r->can_connect ? GREEN : RED), r->can_connect ? "yes" : "no",
+	       col(RESET), r->reason ? r->reason : "");
+	if (r->probed)
+		printf("  %-9s %s%s%s\n", "probe", col(r->probe_ok ? GREEN : RED),
+		       r->probe ? r->probe : "", col(RESET));
+	for (int i = 0; i < r->nfindings; i++)
+		printf("  %-9s %s%s%s\n", i ? "" : "audit", col(RED), r->findings[i],
+		       col(RESET));
+}
+
+/* The PROCESS column of the table. */
+static void procs_text(const struct inspect_report *r, char *buf, size_t n)
+{
+	size_t l = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < r->nlisteners && l < n; i++)
+		l += (size_t)snprintf(buf + l, n - l, "%s%d/%s", i ? "," : "",
+				      (int)r->listeners[i].pid, r->listeners[i].comm);
+	if (!l)
+		snprintf(buf, n, "%s", r->procs_partial ? "?" : "-");
+}
+
+static void print_table(const struct inspect_report *r, size_t n)
+{
+	enum { TYPE, STATE, MODE, OWNER, PROC, QUEUE, NCOL };
+	static const char *const head[NCOL] = { "TYPE", "STATE", "MODE", "OWNER",
+						"PROCESS", "QUEUE" };
+	int w[NCOL];
+	char cell[NCOL][512];
+
+	for (int k = 0; k < NCOL; k++)
+		w[k] = (int)strlen(head[k]);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ADDRESS\n",
+			       w[0], head[0], w[1], head[1], w[2], head[2],
+			       w[3], head[3], w[4], head[4], w[5], head[5]);
+		for (size_t i = 0; i < n; i++) {
+			const struct inspect_report *p = &r[i];
+			snprintf(cell[TYPE], sizeof cell[TYPE], "%s", p->kind == ADDR_TCP ?
+				 "tcp" : inspect_type_name(p->type) ?
+				 inspect_type_name(p->type) : "?");
+			snprintf(cell[STATE], sizeof cell[STATE], "%s",
+				 inspect_state_name(p->state));
+			if (p->has_stat)
+				mode_text(p->st.st_mode, cell[MODE], sizeof cell[MODE]);
+			else
+				snprintf(cell[MODE], sizeof cell[MODE], "-");
+			if (p->has_stat)
+				snprintf(cell[OWNER], sizeof cell[OWNER], "%s:%s",
+					 perm_id_name(p->st.st_uid, 0), perm_id_name(p->st.st_gid, 1));
+			else
+				snprintf(cell[OWNER], sizeof cell[OWNER], "%s",
+					 p->has_sock_uid ? user_of(p->sock_uid) : "-");
+			procs_text(p, cell[PROC], sizeof cell[PROC]);
+			if (p->has_queue)
+				snprintf(cell[QUEUE], sizeof cell[QUEUE], "%u/%u",
+					 p->queue, p->backlog);
+			else
+				snprintf(cell[QUEUE], sizeof cell[QUEUE], "-");
+			if (!pass) {
+				for (int k = 0; k < NCOL; k++)
+					if ((int)strlen(cell[k]) > w[k])
+						w[k] = (int)strlen(cell[k]);
+				continue;
+			}
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0],
+			       w[1], cell[1], w[2], cell[2], w[3], cell[3], w[4], cell[4],
+			       w[5], cell[5], p->kind == ADDR_UNIX ? p->path : p->address);
+		}
+	}
+}
+
+/* ---- JSON ---- */
+
+static void json_procs(struct json *j, const char *key,
+		       const struct inspect_proc *p, size_t n)
+{
+	json_key(j, key);
+	json_begin_array(j);
+	for (size_t i = 0; i < n; i++) {
+		json_begin_object(j);
+		json_key(j, "pid");
+		json_int(j, p[i].pid);
+		json_key(j, "command");
+		json_str(j, p[i].comm);
+		json_key(j, "user");
+		json_str(j, p[i].uid == (uid_t)-1 ? NULL : user_of(p[i].uid));
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+static void json_opt_int(struct json *j, const char *key, int has, long long v)
+{
+	json_key(j, key);
+	if (has)
+		json_int(j, v);
+	else
+		json_null(j);
+}
+
+static void print_json(struct json *j, const struct inspect_report *r)
+{
+	static const char *const kinds[] = { [ADDR_UNIX] = "unix",
+		[ADDR_ABSTRACT] = "abstract", [ADDR_TCP] = "tcp" };
+	char mode[8];
+	int st = r->has_stat;
+
+	json_begin_object(j);
+	json_key(j, "address");
+	json_str(j, r->address);
+	json_key(j, "path");
+	json_str(j, r->path);
+	json_key(j, "kind");
+	json_str(j, kinds[r->kind]);
+	json_key(j, "type");
+	json_str(j, inspect_type_name(r->type));
+	json_key(j, "state");
+	json_str(j, inspect_state_name(r->state));
+	snprintf(mode, sizeof mode, "%04o", (unsigned)(r->st.st_mode & 07777));
+	json_key(j, "mode");
+	json_str(j, st ? mode : NULL);
+	json_key(j, "owner");
+	json_str(j, st ? perm_id_name(r->st.st_uid, 0) :
+		 r->has_sock_uid ? user_of(r->sock_uid) : NULL);
+	json_key(j, "group");
+	json_str(j, st ? perm_id_name(r->st.st_gid, 1) : NULL);
+	json_procs(j, "listeners", r->listeners, r->nlisteners);
+	json_opt_int(j, "queue", r->has_queue, r->queue);
+	json_opt_int(j, "backlog", r->has_queue, r->backlog);
+	json_opt_int(j, "peers", r->has_peers, r->peers);
+	json_key(j, "can_connect");
+	json_bool(j, r->can_connect);
+	json_key(j, "reason");
+	json_str(j, r->reason);
+	/* beyond the pinned keys */
+	json_key(j, "exact");
+	json_bool(j, r->exact);
+	json_key(j, "note");
+	json_str(j, r->note);
+	json_opt_int(j, "uid", st, r->st.st_uid);
+	json_opt_int(j, "gid", st, r->st.st_gid);
+	json_key(j, "symlink");
+	json_bool(j, r->is_link);
+	json_opt_int(j, "inode", r->sock_ino != 0, r->sock_ino);
+	json_key(j, "listeners_partial");
+	json_bool(j, r->procs_partial);
+	json_procs(j, "clients", r->clients, r->nclients);
+	json_key(j, "audit");
+	json_begin_array(j);
+	for (int i = 0; i < r->nfindings; i++)
+		json_str(j, r->findings[i]);
+	json_end_array(j);
+	if (r->probed) {
+		json_key(j, "probe");
+		json_begin_object(j);
+		json_key(j, "ok");
+		json_bool(j, r->probe_ok);
+		json_key(j, "result");
+		json_str(j, r->probe);
+		json_end_object(j);
+	}
+	json_end_object(j);
+}
+
+/* ---- main ---- */
+
+/* Is report R worth showing under --audit / --quiet? */
+static int shown(const struct inspect_report *r, const struct args *a)
+{
+	if (a->audit)
+		return r->nfindings > 0;
+	if (log_level == 0)
+		return !inspect_live(r) || !r->can_connect;
+	return 1;
+}
+
+/* Read the socket tables that the addresses (or --all) need. */
+static void load_tables(struct inspect_ctx *c, const struct args *a)
+{
+	int want_tcp = a->all && a->tcp, want_unix = a->all;
+	for (int i = 0; i < a->naddrs; i++) {
+		struct addr ad;
+		const char *why;
+		if (addr_parse(&ad, a->addrs[i], ADDR_LISTEN, &why) < 0)
+			die(EXIT_USAGE, "address '%s': %s", a->addrs[i], why);
+		if (ad.kind == ADDR_TCP)
+			want_tcp = 2;
+		else
+			want_unix = 2;
+	}
+	if (want_unix) {
+		if (inspect_load_unix(c, want_unix == 2 ? DIAG_DETAIL : DIAG_LISTENERS) < 0)
+			die_sys(1, "read the UNIX socket table");
+		if (c->ux_errno)
+			log_warn("socket diagnostics unavailable (%s): reading "
+				 "/proc/net/unix, with less detail",
+				 strerror(c->ux_errno));
+	}
+	if (want_tcp && inspect_load_tcp(c, want_tcp == 2) < 0)
+		die_sys(1, "read the TCP socket table");
+}
+
+/* Fill RS with a report per socket: processes, verdicts, findings,
+ * probes.  Returns 1 when some ADDRESS is not a live listener. */
+static int collect(struct inspect_ctx *c, const struct args *a,
+		   struct reports *rs)
+{
+	int failed = 0;
+	if (a->all) {
+		struct inspect_report *v = NULL;
+		long n = inspect_all(c, a->tcp, &v);
+		append(rs, v, n);
+	}
+	for (int i = 0; i < a->naddrs; i++)
+		if (!gather(c, a->addrs[i], rs))
+			failed = 1;
+	if (inspect_procs(c, rs->v, rs->n) < 0)
+		log_syserr("read /proc");
+	for (size_t i = 0; c->procs_denied && geteuid() != 0 && i < rs->n; i++)
+		if (rs->v[i].procs_partial) {
+			log_warn("not root: %u processes of other users could not be "
+				 "examined; their sockets show no listener",
+				 c->procs_denied);
+			break;
+		}
+	if ((a->json || a->audit || !a->all) &&
+	    inspect_perms(rs->v, rs->n, a->user_arg ? &a->user : NULL) < 0)
+		log_syserr("check permissions as %s", a->user.name);
+	for (size_t i = 0; i < rs->n; i++) {
+		if (a->audit)
+			inspect_audit(&rs->v[i]);
+		if (a->probe)
+			inspect_probe(&rs->v[i]);
+		if (!a->all && !inspect_live(&rs->v[i]))
+			failed = 1;
+	}
+	return failed;
+}
+
+static void output(const struct reports *rs, const struct args *a)
+{
+	if (a->all && !a->json && !a->audit) {
+		print_table(rs->v, rs->n);
+	} else if (a->json) {
+		struct json j;
+		json_init(&j, stdout, 1);
+		json_begin_array(&j);
+		for (size_t i = 0; i < rs->n; i++)
+			if (shown(&rs->v[i], a))
+				print_json(&j, &rs->v[i]);
+		json_end_array(&j);
+	} else {
+		int first = 1;
+		for (size_t i = 0; i < rs->n; i++) {
+			if (!shown(&rs->v[i], a))
+				continue;
+			if (!first)
+				printf("\n");
+			first = 0;
+			print_block(&rs->v[i]);
+		}
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (errno == EPIPE)
+			exit(1); /* the reader has gone: nothing to say */
+		die_sys(1, "write stdout");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct inspect_ctx c;
+	struct reports rs = { 0 };
+
+	log_init("sockinfo");
+	signal(SIGPIPE, SIG_IGN);
+	parse_argv(argc, argv, &a);
+	use_color = a.color;
+	inspect_init(&c);
+	load_tables(&c, &a);
+	int failed = collect(&c, &a, &rs);
+	output(&rs, &a);
+	int findings = 0;
+	for (size_t i = 0; i < rs.n; i++)
+		findings += rs.v[i].nfindings > 0;
+	if (a.audit)
+		log_verbose("%d of %zu sockets with findings", findings, rs.n);
+	inspect_reports_free(rs.v, rs.n);
+	inspect_free(&c);
+	return a.audit ? findings > 0 : failed;
+}

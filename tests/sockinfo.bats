@@ -1,0 +1,520 @@
+#!/usr/bin/env bats
+# sockinfo: states, types, processes, queues, who may connect (as root,
+# as an unprivileged user, for -u USER, with ACLs), --json, --audit, TCP,
+# -a, directories, colour, and no side effects on the servers inspected.
+
+load helpers
+
+setup() {
+	# make check runs the suite against USOCK_BIN (build/san/bin too)
+	[ -z "${USOCK_BIN:-}" ] || BIN=$USOCK_BIN
+	common_setup
+	[ -x "$BIN/sockinfo" ] || fail "$BIN/sockinfo not built (run make)"
+	SI_N=0
+}
+
+# si_start ADDRESS [sockinfo_server.py options]: start a test socket in the
+# background and wait until it is set up; its pid is in BG_PID.
+si_start() {
+	SI_N=$((SI_N + 1))
+	local ready=$T/ready.$SI_N
+	start_bg "$PY" "$LIB/sockinfo_server.py" "$@" --ready-file "$ready"
+	wait_for_file "$ready"
+}
+
+# si_clients PATH N: hold N connections to PATH in the background.
+si_clients() {
+	SI_N=$((SI_N + 1))
+	local ready=$T/ready.$SI_N
+	start_bg "$PY" "$LIB/sockinfo_clients.py" "$1" "$2" --ready-file "$ready"
+	wait_for_file "$ready"
+}
+
+# as_nobody CMD...: run CMD as nobody:nogroup with no other groups.
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
+# jfield JSON FILTER: the jq FILTER applied to the first object of JSON.
+jfield() {
+	jq -r ".[0] | $2" <<<"$1"
+}
+
+# An unprivileged user must reach $T (mktemp makes it 0700).
+open_t() {
+	chmod 755 "$T"
+}
+
+@test "live listener: state, type, mode, owner, pid and command; exit 0" {
+	si_start "$T/s.sock" --mode 0640
+	local pid=$BG_PID comm
+	comm=$(cat "/proc/$pid/comm")
+	run -0 sockinfo "$T/s.sock"
+	assert_line --regexp '^unix:.*/s\.sock$'
+	assert_line --regexp '^  state +listening \(stream\)$'
+	assert_line --regexp '^  file +srw-r----- 0640 +owner root +group root'
+	assert_line --regexp "^  listener +pid $pid $comm \\(user root\\)$"
+	run -0 sockinfo --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$pid"
+	assert_equal "$(jfield "$output" '.listeners[0].command')" "$comm"
+	assert_equal "$(jfield "$output" '.listeners[0].user')" root
+	assert_equal "$(jfield "$output" '.listeners | length')" 1
+	assert_equal "$(jfield "$output" '.state')" listening
+	assert_equal "$(jfield "$output" '.mode')" 0640
+}
+
+@test "stale socket file (listener killed with SIGKILL): state stale, exit 1" {
+	si_start "$T/s.sock"
+	kill -KILL "$BG_PID"
+	wait_until 10 bash -c "! grep -q ' $T/s.sock\$' /proc/net/unix"
+	assert [ -S "$T/s.sock" ]
+	run -1 sockinfo "$T/s.sock"
+	assert_line --regexp '^  state +stale'
+	assert_output --partial 'in this network namespace'
+	assert_line --regexp '^  connect +no: '
+	run -1 sockinfo --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.state')" stale
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_equal "$(jfield "$output" '.listeners | length')" 0
+}
+
+@test "a stream socket bound but never listening: bound, refused, exit 1" {
+	si_start "$T/s.sock" --no-listen
+	run -1 sockinfo --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.state')" bound
+	assert_equal "$(jfield "$output" '.type')" stream
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_regex "$(jfield "$output" '.reason')" 'does not listen'
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$BG_PID"
+}
+
+@test "not a socket (regular file, FIFO) and missing path: exit 1" {
+	echo hi >"$T/file"
+	mkfifo "$T/fifo"
+	run -1 sockinfo "$T/file"
+	assert_line --regexp '^  state +not-a-socket$'
+	assert_output --partial 'regular file'
+	run -1 sockinfo --json "$T/fifo"
+	assert_equal "$(jfield "$output" '.state')" not-a-socket
+	assert_regex "$(jfield "$output" '.reason')" 'FIFO'
+	run -1 sockinfo --json "$T/nothing.sock"
+	assert_equal "$(jfield "$output" '.state')" missing
+	assert_equal "$(jfield "$output" '.mode')" null
+	run -1 sockinfo --json "$T/nodir/x.sock"
+	assert_equal "$(jfield "$output" '.reason')" "$T/nodir does not exist"
+	assert_equal "$(cat "$T/file")" hi
+}
+
+@test "exit 0 only when every ADDRESS is a live listener" {
+	si_start "$T/a.sock"
+	si_start "$T/b.sock"
+	run -0 sockinfo "$T/a.sock" "$T/b.sock"
+	run -1 sockinfo "$T/a.sock" "$T/missing.sock"
+	run -1 sockinfo "$T/missing.sock" "$T/a.sock"
+	# both reported, in order
+	run -1 sockinfo --json "$T/missing.sock" "$T/a.sock"
+	assert_equal "$(jq -r '.[].state' <<<"$output" | tr '\n' ' ')" "missing listening "
+}
+
+@test "abstract socket: listening with its pid; an unknown name is missing" {
+	local name
+	name=$(abstract_name)
+	si_start "@$name"
+	run -0 sockinfo --json "@$name"
+	assert_equal "$(jfield "$output" '.kind')" abstract
+	assert_equal "$(jfield "$output" '.address')" "@$name"
+	assert_equal "$(jfield "$output" '.path')" null
+	assert_equal "$(jfield "$output" '.state')" listening
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$BG_PID"
+	assert_regex "$(jfield "$output" '.reason')" 'no file permissions'
+	run -1 sockinfo --json "abstract:$name-none"
+	assert_equal "$(jfield "$output" '.state')" missing
+}
+
+@test "seqpacket listener and datagram socket: their types; a bound dgram socket is live" {
+	si_start "$T/q.sock" --type seqpacket
+	si_start "$T/d.sock" --type dgram
+	local dpid=$BG_PID
+	run -0 sockinfo --json "$T/q.sock" "$T/d.sock"
+	assert_equal "$(jq -r '.[0].type, .[0].state' <<<"$output" | tr '\n' ' ')" "seqpacket listening "
+	assert_equal "$(jq -r '.[1].type, .[1].state' <<<"$output" | tr '\n' ' ')" "dgram bound "
+	assert_equal "$(jq -r '.[1].listeners[0].pid' <<<"$output")" "$dpid"
+	assert_equal "$(jq -r '.[1].queue' <<<"$output")" null
+	run -0 sockinfo "$T/d.sock"
+	assert_line --regexp '^  state +bound \(dgram\)$'
+}
+
+@test "queued connections are counted: a listener that never accepts, 5 clients" {
+	si_start "$T/s.sock" --backlog 16
+	si_clients "$T/s.sock" 5
+	run -0 sockinfo --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.queue')" 5
+	assert_equal "$(jfield "$output" '.backlog')" 16
+	assert_equal "$(jfield "$output" '.peers')" 5
+	assert_equal "$(jfield "$output" '.clients | length')" 5
+	assert_equal "$(jfield "$output" '.clients[0].pid')" "$BG_PID"
+	run -0 sockinfo "$T/s.sock"
+	assert_line --regexp '^  queue +5 waiting to be accepted \(backlog 16\), 0 accepted$'
+}
+
+@test "accepted connections are peers, not queued" {
+	si_start "$T/s.sock" --accept --count-file "$T/count"
+	si_clients "$T/s.sock" 3
+	wait_until 10 file_is "$T/count" 3
+	run -0 sockinfo --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.queue')" 0
+	assert_equal "$(jfield "$output" '.peers')" 3
+}
+
+@test "inspection never connects: the server's accept count stays 0; --probe connects once" {
+	si_start "$T/s.sock" --accept --count-file "$T/count"
+	local pid=$BG_PID
+	run -0 sockinfo "$T/s.sock"
+	run -0 sockinfo --json "$T/s.sock"
+	run -0 sockinfo -v -u nobody "$T/s.sock"
+	run -0 sockinfo "$T"
+	run -0 sockinfo -a
+	run -0 sockinfo --audit --json "$T"
+	open_t
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" "$T/s.sock"
+	assert_equal "$(cat "$T/count")" 0
+	# the counter works: a probe is one accepted connection
+	run -0 sockinfo --probe "$T/s.sock"
+	assert_line --regexp "^  probe +connected; the listener is pid $pid, uid 0, gid 0$"
+	wait_until 10 file_is "$T/count" 1
+	run -1 sockinfo --probe --json "$T/gone.sock"
+	assert_equal "$(jfield "$output" '.probe.ok')" false
+}
+
+@test "unprivileged: root-owned 0600 socket: no, for others, naming mode and file" {
+	open_t
+	si_start "$T/s.sock" --mode 0600
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_equal "$(jfield "$output" '.reason')" \
+		"no write permission on $T/s.sock for others (mode 0600, owner root, group root)"
+	assert_equal "$(jfield "$output" '.exact')" true
+	# the listener belongs to root: not visible, and said so
+	assert_equal "$(jfield "$output" '.listeners_partial')" true
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" "$T/s.sock"
+	assert_regex "$stderr" 'not root'
+	assert_line --regexp '^  listener +not visible'
+}
+
+@test "unprivileged: 0666 socket: yes, granted to others" {
+	open_t
+	si_start "$T/s.sock" --mode 0666
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_regex "$(jfield "$output" '.reason')" "^write permission on $T/s.sock granted to others \\(mode 0666"
+}
+
+@test "unprivileged: 0660 socket of a group the user is in: yes; not in it: no" {
+	open_t
+	si_start "$T/s.sock" --mode 0660 --group 4242
+	run -0 --separate-stderr setpriv --reuid=nobody --regid=nogroup --groups=4242 "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_regex "$(jfield "$output" '.reason')" 'granted to group 4242 \(mode 0660'
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_regex "$(jfield "$output" '.reason')" 'for others \(mode 0660, owner root, group 4242\)'
+}
+
+@test "unprivileged: a directory without search permission blocks, and is named" {
+	open_t
+	mkdir -m 0700 "$T/locked"
+	si_start "$T/locked/s.sock" --mode 0666
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/locked/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_equal "$(jfield "$output" '.reason')" \
+		"search permission denied on $T/locked for others (mode 0700, owner root, group root)"
+	# the socket is still found by the name it was bound to
+	assert_equal "$(jfield "$output" '.state')" listening
+}
+
+@test "-u nobody from root: exact answers from a child that becomes nobody" {
+	open_t
+	mkdir -m 0700 "$T/locked"
+	si_start "$T/600.sock" --mode 0600
+	si_start "$T/666.sock" --mode 0666
+	si_start "$T/locked/s.sock" --mode 0666
+	run -1 sockinfo --json -u nobody "$T/600.sock" "$T/666.sock" "$T/locked/s.sock" "$T/none.sock"
+	assert_equal "$(jq -r '[.[].can_connect] | join(" ")' <<<"$output")" "false true false false"
+	assert_equal "$(jq -r '[.[].exact] | join(" ")' <<<"$output")" "true true true true"
+	assert_regex "$(jq -r '.[0].reason' <<<"$output")" 'no write permission .* for others \(mode 0600'
+	assert_regex "$(jq -r '.[2].reason' <<<"$output")" "search permission denied on $T/locked "
+	# root itself may connect to anything
+	run -0 sockinfo --json "$T/600.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_regex "$(jfield "$output" '.reason')" '^root may connect'
+	run -2 --separate-stderr sockinfo -u no-such-user-usock "$T/600.sock"
+	assert_regex "$stderr" '^sockinfo: --user: no such user: no-such-user-usock$'
+}
+
+@test "-u USER without root: estimated from the mode bits, and marked so" {
+	open_t
+	si_start "$T/600.sock" --mode 0600
+	si_start "$T/666.sock" --mode 0666
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u daemon "$T/600.sock" "$T/666.sock"
+	assert_equal "$(jq -r '[.[].can_connect] | join(" ")' <<<"$output")" "false true"
+	assert_equal "$(jq -r '[.[].exact] | join(" ")' <<<"$output")" "false false"
+	assert_regex "$(jq -r '.[0].reason' <<<"$output")" 'estimated from the mode bits'
+}
+
+@test "POSIX ACL: a user entry grants access to a 0600 socket; the mask can take it away" {
+	open_t
+	si_start "$T/s.sock" --mode 0600
+	"$PY" "$LIB/sockinfo_acl.py" "$T/s.sock" u::rw- u:65534:rw- g::--- m::rw- o::--- ||
+		skip "this file system has no POSIX ACLs"
+	# the kernel (as nobody, and -u nobody from root) and the estimate agree
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_regex "$(jfield "$output" '.reason')" 'granted to the ACL entry for user nobody \(mode 0660\+acl'
+	run -0 sockinfo --json -u nobody "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json -u nobody "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_equal "$(jfield "$output" '.exact')" false
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	# mask --- : the entry no longer counts
+	"$PY" "$LIB/sockinfo_acl.py" "$T/s.sock" u::rw- u:65534:rw- g::--- m::--- o::---
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json -u nobody "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_regex "$(jfield "$output" '.reason')" 'cut by the ACL mask ---'
+}
+
+@test "--json: one array; every pinned key present with its type" {
+	si_start "$T/s.sock" --mode 0660
+	echo x >"$T/file"
+	run -1 --separate-stderr sockinfo --json "$T/s.sock" "$T/file" "$T/none" "@$(abstract_name)"
+	assert_equal "$(jq -s 'length' <<<"$output")" 1
+	assert_equal "$(jq 'length' <<<"$output")" 4
+	local k
+	for k in address path kind type state mode owner group listeners queue backlog \
+		peers can_connect reason; do
+		assert_equal "$(jq --arg k "$k" '[.[] | has($k)] | all' <<<"$output")" true
+	done
+	assert_equal "$(jq -r '.[0] | [.address, .path, .kind, .type, .state, .mode, .owner, .group] | join(",")' <<<"$output")" \
+		"unix:$T/s.sock,$T/s.sock,unix,stream,listening,0660,root,root"
+	assert_equal "$(jq -r '.[0] | [(.listeners | type), (.listeners[0].pid | type), (.listeners[0].command | type), (.listeners[0].user | type), (.queue | type), (.backlog | type), (.peers | type), (.can_connect | type), (.reason | type)] | join(",")' <<<"$output")" \
+		"array,number,string,string,number,number,number,boolean,string"
+	assert_equal "$(jq -r '[.[].state] | join(",")' <<<"$output")" "listening,not-a-socket,missing,missing"
+	# python's parser agrees
+	run -0 "$PY" -c 'import json, sys; d = json.load(sys.stdin); assert isinstance(d, list) and len(d) == 4' <<<"$output"
+}
+
+@test "--json escapes names: quotes, backslashes, control characters, bad UTF-8" {
+	local d=$T/q
+	mkdir "$d"
+	local name
+	name=$(printf 'a"b\\c\td\001e\377f.sock')
+	si_start "$d/$name"
+	run -0 sockinfo --json "$d"
+	run -0 "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+assert len(d) == 1, d
+p = d[0]["path"]
+assert p.endswith("a\"b\\c\td\x01e\ufffdf.sock"), repr(p)
+assert d[0]["state"] == "listening"' <<<"$output"
+}
+
+@test "--audit: world-writable, root listener writable by a group, open directory, stale" {
+	mkdir -m 0777 "$T/open"
+	mkdir -m 1777 "$T/sticky"
+	si_start "$T/ww.sock" --mode 0666
+	si_start "$T/grp.sock" --mode 0660 --group 4242
+	si_start "$T/open/s.sock" --mode 0600
+	si_start "$T/sticky/s.sock" --mode 0600
+	make_stale_socket "$T/stale.sock"
+	run -1 sockinfo --audit --json "$T"
+	assert_equal "$(jq -r '[.[].path] | sort | join(" ")' <<<"$output")" \
+		"$T/grp.sock $T/open/s.sock $T/stale.sock $T/ww.sock"
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/ww.sock\") | .audit | join(\";\")" <<<"$output")" 'world-writable socket \(mode 0666\)'
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/grp.sock\") | .audit | join(\";\")" <<<"$output")" 'listener runs as root and its group may write'
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/open/s.sock\") | .audit | join(\";\")" <<<"$output")" "world-writable directory without the sticky bit: $T/open "
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/stale.sock\") | .audit | join(\";\")" <<<"$output")" 'stale socket file'
+	# the cron recipe
+	run -0 bash -c "sockinfo --audit --json '$T' | jq -r '.[] | select(.state == \"stale\") | .path'"
+	assert_output "$T/stale.sock"
+	run -1 sockinfo --audit "$T"
+	assert_line --regexp '^  audit +.*world-writable socket'
+}
+
+@test "--audit: a clean tree gives exit 0 and no output" {
+	mkdir "$T/clean"
+	chmod 0755 "$T/clean"
+	si_start "$T/clean/a.sock" --mode 0600
+	si_start "$T/clean/b.sock" --mode 0660
+	run -0 sockinfo --audit "$T/clean"
+	assert_output ""
+	run -0 sockinfo --audit --json "$T/clean"
+	assert_equal "$(jq length <<<"$output")" 0
+}
+
+@test "a directory argument: every socket file below it, nothing else" {
+	mkdir -p "$T/d/sub/deeper"
+	si_start "$T/d/a.sock"
+	si_start "$T/d/sub/deeper/b.sock"
+	make_stale_socket "$T/d/sub/c.sock"
+	echo x >"$T/d/file"
+	ln -s "$T/d/a.sock" "$T/d/sub/link"
+	run -1 sockinfo --json "$T/d"
+	assert_equal "$(jq -r '[.[] | .path + "=" + .state] | join(" ")' <<<"$output")" \
+		"$T/d/a.sock=listening $T/d/sub/c.sock=stale $T/d/sub/deeper/b.sock=listening"
+	rm "$T/d/sub/c.sock"
+	run -0 sockinfo "$T/d"
+	mkdir "$T/empty"
+	run -1 --separate-stderr sockinfo "$T/empty"
+	assert_regex "$stderr" 'no socket files below it'
+}
+
+@test "a symbolic link to a socket is followed and said so" {
+	si_start "$T/s.sock"
+	ln -s s.sock "$T/link"
+	run -0 sockinfo --json "$T/link"
+	assert_equal "$(jfield "$output" '.state')" listening
+	assert_equal "$(jfield "$output" '.symlink')" true
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$BG_PID"
+}
+
+@test "a path past the 107-byte sun_path limit is matched by inode and device" {
+	local d
+	d=$T/$(printf 'd%.0s' {1..60})/$(printf 'e%.0s' {1..40})
+	mkdir -p "$d"
+	si_start "$d/s.sock"
+	[ "${#d}" -gt 107 ]
+	run -0 sockinfo --json "$d/s.sock"
+	assert_equal "$(jfield "$output" '.state')" listening
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$BG_PID"
+}
+
+@test "tmpfs (/dev/shm): device numbers match there too" {
+	[ -d /dev/shm ] || skip "no /dev/shm"
+	local d
+	d=$(mktemp -d /dev/shm/us-si.XXXXXX)
+	si_start "$d/s.sock"
+	local pid=$BG_PID
+	run -0 sockinfo --json "$d/s.sock"
+	kill "$pid"
+	rm -rf "$d"
+	assert_equal "$(jfield "$output" '.state')" listening
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$pid"
+}
+
+@test "renamed into place (as usock-listen does): found by the file's identity" {
+	si_start "$T/tmpname.sock"
+	mv "$T/tmpname.sock" "$T/final.sock"
+	run -0 sockinfo --json "$T/final.sock"
+	assert_equal "$(jfield "$output" '.state')" listening
+	run -1 sockinfo --json "$T/tmpname.sock"
+	assert_equal "$(jfield "$output" '.state')" missing
+}
+
+@test "usock-listen's socket: listening, its pid and command" {
+	start_bg usock-listen -k -m 0600 "$T/l.sock" </dev/null
+	local pid=$BG_PID
+	wait_for_file "$T/l.sock"
+	wait_until 10 bash -c "sockinfo -q '$T/l.sock' >/dev/null"
+	run -0 sockinfo --json "$T/l.sock"
+	assert_equal "$(jfield "$output" '.listeners[0].pid')" "$pid"
+	assert_equal "$(jfield "$output" '.listeners[0].command')" usock-listen
+	assert_equal "$(jfield "$output" '.mode')" 0600
+}
+
+@test "TCP listeners on IPv4 and IPv6 with their pids; a free port is missing" {
+	"$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null ||
+		skip "no IPv6 loopback"
+	si_start 127.0.0.1:0 --port-file "$T/p4"
+	local pid4=$BG_PID p4
+	si_start "[::1]:0" --port-file "$T/p6"
+	local pid6=$BG_PID p6
+	p4=$(cat "$T/p4")
+	p6=$(cat "$T/p6")
+	run -0 sockinfo --json "tcp:127.0.0.1:$p4" "[::1]:$p6"
+	assert_equal "$(jq -r '[.[] | .address, .kind, .state, (.listeners[0].pid | tostring)] | join(" ")' <<<"$output")" \
+		"tcp:127.0.0.1:$p4 tcp listening $pid4 tcp:[::1]:$p6 tcp listening $pid6"
+	assert_equal "$(jq -r '.[0].backlog' <<<"$output")" 16
+	# a bare port: listeners on any address
+	run -0 sockinfo --json "$p6"
+	assert_equal "$(jfield "$output" '.address')" "tcp:[::1]:$p6"
+	# the IPv6-only listener does not take IPv4 connections
+	run -1 sockinfo --json "tcp:127.0.0.1:$p6"
+	assert_equal "$(jfield "$output" '.state')" missing
+	run -1 sockinfo "$(free_port)"
+	assert_line --regexp '^  state +missing'
+	run -0 sockinfo -a --tcp
+	assert_line --regexp "^tcp +listening .* $pid4/[^ ]+ .*tcp:127\\.0\\.0\\.1:$p4\$"
+}
+
+@test "-a lists a socket made by the test, with its mode, owner and pid" {
+	si_start "$T/all.sock" --mode 0620 --backlog 9
+	local pid=$BG_PID
+	run -0 sockinfo -a
+	assert_line --index 0 --regexp '^TYPE +STATE +MODE +OWNER +PROCESS +QUEUE +ADDRESS$'
+	assert_line --regexp "^stream +listening +srw--w---- 0620 +root:root +$pid/[^ ]+ +0/9 +$T/all\\.sock\$"
+	run -0 sockinfo
+	assert_line --regexp "$T/all\\.sock\$"
+	run -0 sockinfo -a --json
+	assert_equal "$(jq -r ".[] | select(.path == \"$T/all.sock\") | .listeners[0].pid" <<<"$output")" "$pid"
+	run -2 --separate-stderr sockinfo -a "$T/all.sock"
+	assert_regex "$stderr" '^sockinfo: cannot use --all with an ADDRESS$'
+}
+
+@test "without sock_diag (/proc/net/unix): a warning, and still listening and stale" {
+	si_start "$T/s.sock"
+	make_stale_socket "$T/stale.sock"
+	run -1 --separate-stderr env USOCK_DIAG=proc sockinfo --json "$T/s.sock" "$T/stale.sock"
+	assert_regex "$stderr" 'reading /proc/net/unix'
+	assert_equal "$(jq -r '[.[].state] | join(" ")' <<<"$output")" "listening stale"
+	assert_equal "$(jq -r '.[0].listeners[0].pid' <<<"$output")" "$BG_PID"
+}
+
+@test "colour only on a terminal, and never with NO_COLOR" {
+	command -v script >/dev/null || skip "no script(1)"
+	si_start "$T/s.sock"
+	run -0 sockinfo "$T/s.sock"
+	refute_output --partial $'\033['
+	run -0 script -qec "sockinfo '$T/s.sock'" /dev/null
+	assert_output --partial $'\033[32mlistening'
+	run -0 env NO_COLOR=1 script -qec "sockinfo '$T/s.sock'" /dev/null
+	refute_output --partial $'\033['
+}
+
+@test "-q shows only what is not a live listener" {
+	si_start "$T/s.sock"
+	run -1 sockinfo -q "$T/s.sock" "$T/none.sock"
+	refute_output --partial "$T/s.sock"
+	assert_line "unix:$T/none.sock"
+}
+
+@test "usage errors: exit 2 with one PROG: line" {
+	run -2 --separate-stderr sockinfo --bogus
+	assert_regex "$stderr" '^sockinfo: .*bogus'
+	run -2 --separate-stderr sockinfo nonsense
+	assert_regex "$stderr" "^sockinfo: address 'nonsense': "
+	run -2 --separate-stderr sockinfo tcp:127.0.0.1:0
+	assert_regex "$stderr" 'port 0'
+	run -2 --separate-stderr sockinfo --probe
+	assert_equal "$stderr" "sockinfo: cannot use --probe without an ADDRESS"
+	run -0 sockinfo --help
+	assert_output --partial '--audit'
+	run -0 sockinfo -V
+	assert_output --regexp 'usock\)? 0\.1\.0'
+}
+
+@test "every long option of sockinfo --help is in its man page and completions" {
+	local opt name text missing=()
+	text=$(sed 's/\\-/-/g' "$ROOT/man/sockinfo.1")
+	for opt in $(sockinfo --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+		name=${opt#--}
+		grep -Eq -- "(--|Fl -)$name([^a-z0-9-]|\$)" <<<"$text" || missing+=("man:$opt")
+		grep -Eq -- "--$name([^a-z0-9-]|\$)" "$ROOT/completions/bash/sockinfo" || missing+=("bash:$opt")
+		grep -Eq -- "--$name([^a-z0-9-]|\$)" "$ROOT/completions/zsh/_sockinfo" || missing+=("zsh:$opt")
+	done
+	[ "${#missing[@]}" -eq 0 ] || fail "missing: ${missing[*]}"
+}
