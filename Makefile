@@ -22,8 +22,10 @@ LDLIBS_ALL   := $(LDLIBS) -lm
 
 # Sanitizers: make check SANITIZE=address,undefined
 ifneq ($(SANITIZE),)
-CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=$(SANITIZE)
+export ASAN_OPTIONS  ?= halt_on_error=1:detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 BUILD      ?= build/san
 endif
 BUILD ?= build

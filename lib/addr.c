@@ -99,6 +99,14 @@ static int valid_hostname(const char *h)
 	return 1;
 }
 
+static int valid_zone(const char *z)
+{
+	for (; *z; z++)
+		if ((unsigned char)*z <= ' ' || (unsigned char)*z >= 0x7f || *z == '/')
+			return 0;
+	return 1;
+}
+
 /* HOST:PORT, [V6]:PORT, *:PORT, :PORT or PORT (after any tcp prefix). */
 static int parse_tcp(struct addr *a, const char *s, int family, int flags,
 		     const char **why)
@@ -130,8 +138,14 @@ static int parse_tcp(struct addr *a, const char *s, int family, int flags,
 		char tmp[256];
 		memcpy(tmp, a->host, hlen + 1);
 		char *pct = strchr(tmp, '%');
-		if (pct)
-			*pct = 0;
+		if (pct) {
+			/* a zone: an interface name or index, printable */
+			*pct++ = 0;
+			if (!*pct || !valid_zone(pct)) {
+				*why = "bad IPv6 zone (use %INTERFACE)";
+				return -1;
+			}
+		}
 		if (inet_pton(AF_INET6, tmp, &in6) != 1) {
 			*why = "bad IPv6 address";
 			return -1;

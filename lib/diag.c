@@ -70,7 +70,7 @@ static int diag_run(const void *req, size_t len, diag_cb cb, void *ctx)
 			goto out;
 		}
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-		size_t left = (size_t)n;
+		ssize_t left = n; /* signed: NLMSG_NEXT may take it below 0 */
 		for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
 			if (h->nlmsg_type == NLMSG_DONE) {
 				r = 0;
@@ -79,7 +79,8 @@ static int diag_run(const void *req, size_t len, diag_cb cb, void *ctx)
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *err = NLMSG_DATA(h);
 				errno = h->nlmsg_len >= NLMSG_LENGTH(sizeof *err) &&
-					err->error ? -err->error : EPROTO;
+					err->error < 0 && err->error > -4096 ?
+					-err->error : EPROTO;
 				goto out;
 			}
 			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY && cb(h, ctx) < 0)

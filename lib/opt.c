@@ -41,7 +41,7 @@ int num_parse_duration(const char *s, int64_t *ms, const char **why)
 	int digits = 0;
 	while (isdigit((unsigned char)*p)) {
 		whole = whole * 10 + (uint64_t)(*p++ - '0');
-		if (whole > 100000000ull)
+		if (whole > 31ull * 24 * 3600 * 1000) /* over 31 days even in ms */
 			goto range;
 		digits++;
 	}
