@@ -94,13 +94,14 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	int c;
 
 	memset(a, 0, sizeof *a);
+	opterr = 0;
 	a->lo = (struct listen_opts){ .backlog = 4096, .uid = (uid_t)-1,
 				      .gid = (gid_t)-1 };
 	a->b.idle_ms = -1;
 	a->b.connect_ms = 10000;
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
-	while ((c = getopt_long(argc, argv, "+c:m:o:b:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:m:o:b:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
 		case OPT_ALLOW:
@@ -112,7 +113,11 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			break;
 		case OPT_IDLE: a->b.idle_ms = opt_duration("--idle-timeout", optarg); break;
 		case OPT_CONNECT: a->b.connect_ms = opt_duration("--connect-timeout", optarg); break;
-		case OPT_DRAIN: a->b.drain_ms = opt_duration("--drain", optarg); break;
+		case OPT_DRAIN:
+			/* 0: close what is open at once */
+			a->b.drain_ms = strcmp(optarg, "0") ?
+				opt_duration("--drain", optarg) : 0;
+			break;
 		case OPT_PROXY:
 			if (!strcmp(optarg, "v1") || !strcmp(optarg, "1"))
 				a->b.proxy = 1;
@@ -133,8 +138,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': print_version(); exit(0);
 		default:
-			fprintf(stderr, "Try 'tcp2unix --help'.\n");
-			exit(EXIT_USAGE);
+			opt_bad(c, argv);
 		}
 	}
 	a->activated = activation_fds();
@@ -146,7 +150,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (argc - optind > want)
 		die(EXIT_USAGE, a->activated ?
 		    "socket activation: give only TARGET-ADDRESS, not '%s'" :
-		    "unexpected argument '%s'", argv[optind + 1 + (want == 2)]);
+		    "unexpected argument '%s'", argv[optind + 2 * (want == 2)]);
 	if (!a->activated) {
 		a->listen_arg = argv[optind++];
 		opt_addr(&a->listen, a->listen_arg, ADDR_LISTEN);
@@ -217,7 +221,9 @@ int main(int argc, char **argv)
 	parse_argv(argc, argv, &a);
 	rlim_t nofile = raise_nofile();
 	if (!a.b.max_conns)
-		a.b.max_conns = nofile > 128 ? (unsigned long)(nofile - 64) / 2 : 32;
+		/* two descriptors a connection, and some to spare for pipes */
+		a.b.max_conns = nofile > 256 ? (unsigned long)(nofile - 64) / 2 :
+				nofile > 24 ? (unsigned long)(nofile - 16) / 3 : 1;
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -232,9 +238,15 @@ int main(int argc, char **argv)
 		for (int i = 0; i < a.activated; i++) {
 			int fd = 3 + i, type = 0;
 			socklen_t sl = sizeof type;
+			int listening = 0;
 			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
 			    type != SOCK_STREAM)
 				die(1, "socket activation: fd %d is not a stream socket", fd);
+			sl = sizeof listening;
+			if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0 ||
+			    !listening)
+				die(1, "socket activation: fd %d is not listening "
+				    "(use Accept=no in the socket unit)", fd);
 			fd_nonblock(fd, 1);
 			fd_cloexec(fd);
 			a.b.lfd[a.b.nlfd++] = fd;

@@ -73,9 +73,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	int c;
 
 	*a = (struct args){ .max_conns = 256 };
+	opterr = 0;
 	a->lo = (struct listen_opts){ .backlog = 128, .uid = (uid_t)-1,
 				      .gid = (gid_t)-1 };
-	while ((c = getopt_long(argc, argv, "+kc:m:o:b:xvqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:kc:m:o:b:xvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k': a->keep = 1; break;
 		case 'c':
@@ -95,8 +96,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': print_version(); exit(0);
 		default:
-			fprintf(stderr, "Try 'usock-listen --help'.\n");
-			exit(EXIT_USAGE);
+			opt_bad(c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -198,6 +198,7 @@ int addr_parse(struct addr *a, const char *s, int flags, const char **why)
 	const char *rest;
 
 	memset(a, 0, sizeof *a);
+	a->passive = !!(flags & ADDR_LISTEN);
 	if (has_prefix(s, "unix:", &rest))
 		return parse_unix(a, rest, SOCK_STREAM, why);
 	if (has_prefix(s, "unix-seqpacket:", &rest))
@@ -321,8 +322,10 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 		put_escaped(buf, n, a->path, strlen(a->path));
 		break;
 	case ADDR_TCP: {
+		/* a bare port listens on loopback, connects to localhost */
 		const char *h = a->wildcard ? "*" : *a->host ? a->host :
-				"localhost";
+				!a->passive ? "localhost" :
+				a->family == AF_INET6 ? "::1" : "127.0.0.1";
 		int v6 = strchr(h, ':') != NULL;
 		snprintf(buf, n, "tcp:%s%s%s:%s", v6 ? "[" : "", h,
 			 v6 ? "]" : "", a->port);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,7 +151,7 @@ static void conn_close(struct engine *e, struct conn *c, const char *how,
 	b->st.active--;
 	if (c->state == C_RELAY)
 		b->st.completed++;
-	if (log_level >= 2 || (c->state != C_RELAY && log_level >= 1)) {
+	if (log_level >= 2 || c->state != C_RELAY) {
 		sa_format((struct sockaddr *)&c->peer, c->peerlen, SOCK_STREAM,
 			  peer, sizeof peer);
 		char why[160] = "";
@@ -178,6 +180,14 @@ static void free_dead(struct engine *e)
 	}
 }
 
+/* Requests and answers go out at once: the bridge adds no Nagle delay
+ * of its own on top of what the endpoints chose. */
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* Start connecting C to the target address number c->ai.  Returns 0
  * (connected or in progress), or -1 with errno. */
 static int target_start(struct engine *e, struct conn *c)
@@ -187,6 +197,8 @@ static int target_start(struct engine *e, struct conn *c)
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	if (sa->sa_family != AF_UNIX)
+		set_nodelay(fd);
 	if (connect(fd, sa, t->salen[c->ai]) < 0 && errno != EINPROGRESS) {
 		int err = errno;
 		close(fd);
@@ -258,9 +270,16 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 			   int64_t now)
 {
 	set_events(e, c, 1, NOREG);
-	close(c->tfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
 	c->tfd = -1;
-	if (err == EAGAIN && now - c->start < e->b->connect_ms) {
+	if (err == EMFILE || err == ENFILE) {
+		/* out of descriptors: accept no more until some are free */
+		e->paused_until = now + PAUSE_MS;
+		set_accepting(e, 0);
+	}
+	if ((err == EAGAIN || err == EMFILE || err == ENFILE) &&
+	    now - c->start < e->b->connect_ms) {
 		list_del(list_of(e, c), c);
 		c->state = C_RETRY;
 		list_add(&e->retrying, c);
@@ -296,11 +315,24 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 				log_syserr("accept (pausing)");
 			e->paused_until = now + PAUSE_MS;
 			set_accepting(e, 0);
+			return 0;
 		}
-		return errno != EAGAIN && errno != EMFILE && errno != ENFILE &&
-		       errno != ENOBUFS && errno != ENOMEM;
+		if (errno == EAGAIN)
+			return 0;
+		if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO ||
+		    errno == EPERM)
+			return 1;
+		if (e->paused_until <= now) {
+			/* anything else: say so and do not spin on it */
+			log_syserr("accept");
+			e->paused_until = now + PAUSE_MS;
+			set_accepting(e, 0);
+		}
+		return 0;
 	}
 	b->st.accepted++;
+	if (ss.ss_family != AF_UNIX)
+		set_nodelay(fd);
 	if (b->nallow && ss.ss_family != AF_UNIX &&
 	    !cidr_match(b->allow, b->nallow, (struct sockaddr *)&ss)) {
 		char peer[ADDR_STRLEN];
@@ -417,7 +449,9 @@ static void conn_event(struct engine *e, struct conn *c, int target,
 	}
 	/* a step that freed room may let the other direction go on */
 	if (c->up.done && c->down.done) {
-		conn_close(e, c, "closed", 0);
+		conn_close(e, c, c->up.broken ? "closed, target stopped reading" :
+			   c->down.broken ? "closed, client stopped reading" :
+			   "closed", 0);
 		return;
 	}
 	if (c->up.bytes + c->down.bytes != before) {
@@ -445,15 +479,20 @@ static int64_t timers(struct engine *e, int64_t now)
 #define SOONER(t) do { int64_t d_ = (t) - now; if (d_ < 0) d_ = 0; \
 		if (next < 0 || d_ < next) next = d_; } while (0)
 
-	while (e->connecting.head &&
-	       now - e->connecting.head->start >= b->connect_ms) {
-		b->st.failed++;
-		conn_close(e, e->connecting.head, "connect timeout", 0);
+	/* retried connects rejoin the list late, so it is not in start
+	 * order: look at every entry (connects in progress are few) */
+	struct conn *c, *n;
+	for (c = e->connecting.head; c; c = n) {
+		n = c->next;
+		if (now - c->start >= b->connect_ms) {
+			b->st.failed++;
+			conn_close(e, c, "connect timeout", 0);
+		} else {
+			SOONER(c->start + b->connect_ms);
+		}
 	}
-	if (e->connecting.head)
-		SOONER(e->connecting.head->start + b->connect_ms);
 
-	struct conn *c = e->retrying.head, *n;
+	c = e->retrying.head;
 	for (; c; c = n) {
 		n = c->next;
 		if (now - c->start >= b->connect_ms) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 
 #include "usock.h"
 
@@ -175,4 +176,21 @@ void opt_addr(struct addr *a, const char *s, int flags)
 		die(EXIT_USAGE, "address '%s': %s", s, why);
 	if (addr_resolve(a, flags, &why, &usage) < 0)
 		die(usage ? EXIT_USAGE : 1, "address '%s': %s", s, why);
+}
+
+void opt_bad(int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	if (!strncmp(arg, "--", 2)) {
+		/* a long option: name it as it was written */
+		int n = (int)strcspn(arg, "=");
+		if (c == ':')
+			die(EXIT_USAGE, "option %.*s needs a value (try --help)", n, arg);
+		if (arg[n] == '=' && optopt)
+			die(EXIT_USAGE, "option %.*s takes no value (try --help)", n, arg);
+		die(EXIT_USAGE, "unknown or ambiguous option %.*s (try --help)", n, arg);
+	}
+	if (c == ':')
+		die(EXIT_USAGE, "option -%c needs a value (try --help)", optopt);
+	die(EXIT_USAGE, "unknown option -%c (try --help)", optopt);
 }

@@ -362,10 +362,24 @@ static int step_splice_pipe(struct pump *p)
 	return p->inpipe ? PUMP_WANT_WRITE : PUMP_WANT_READ;
 }
 
+static int step(struct pump *p);
+
 int pump_step(struct pump *p)
 {
 	if (p->done)
 		return 0;
+	int r = step(p);
+	if (r < 0 && !p->failed_in && errno == EPIPE) {
+		p->broken = 1;
+		p->done = 1;
+		pump_free(p);
+		return 0;
+	}
+	return r;
+}
+
+static int step(struct pump *p)
+{
 	if (p->mode == PUMP_SPLICE_PIPE || p->inpipe) {
 		/* a pump switching back to copying first empties its pipe */
 		int r = step_splice_pipe(p);

@@ -17,10 +17,17 @@ int relay_run(struct relay *r, struct pump **failed)
 		if (pp[i]->eof && !pp[i]->done)
 			want[i] = pump_step(pp[i]);
 	for (;;) {
-		if (pp[0]->done && pp[1]->done)
+		if ((pp[0]->done && pp[1]->done) ||
+		    (r->end_on_down_eof && pp[1]->done)) {
+			for (int i = 0; i < 2; i++)
+				if (pp[i]->broken) {
+					/* an answer got through, but not all was sent */
+					*failed = pp[i];
+					errno = EPIPE;
+					return RELAY_ERROR;
+				}
 			return RELAY_OK;
-		if (r->end_on_down_eof && pp[1]->done)
-			return RELAY_OK;
+		}
 
 		struct pollfd pfd[5];
 		int owner[5], nfd = 0;

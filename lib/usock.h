@@ -29,6 +29,7 @@ struct addr {
 	int type;          /* SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
 	int family;        /* TCP: AF_UNSPEC, AF_INET or AF_INET6 */
 	int wildcard;      /* TCP: every interface (*:PORT) */
+	int passive;       /* parsed for listening (ADDR_LISTEN) */
 	char host[256];    /* TCP: name or literal, without brackets */
 	char port[8];      /* TCP: decimal 0..65535 */
 	char path[4096];   /* UNIX path, or abstract name without '@' */
@@ -142,6 +143,8 @@ struct pump {
 	uint8_t keep_out;    /* at the end, leave OUT open (no EOF sent) */
 	uint8_t in_block, out_block; /* blocking fds: one call per step */
 	uint8_t failed_in;   /* after -1: the input side failed, else output */
+	uint8_t broken;      /* OUT went away (EPIPE): the direction ended
+	                        early and what it held was dropped */
 };
 
 /* Set up P to move IN to OUT, choosing splice where both ends allow. */
@@ -152,7 +155,9 @@ void pump_init_adaptive(struct pump *p, int in, int out,
 			struct pipe_pool *pool);
 /* Move what can be moved without blocking.  Returns the interest
  * (PUMP_WANT_*) for the next turn, 0 once the direction has ended, or
- * -1 with errno on error. */
+ * -1 with errno on error.  An OUT that has gone away (EPIPE) ends the
+ * direction with p->broken set rather than failing: the other direction
+ * may still carry an answer. */
 int pump_step(struct pump *p);
 /* Copy through a buffer and show each chunk to TAP (hexdump). */
 void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
@@ -264,6 +269,10 @@ int64_t opt_duration(const char *opt, const char *s);
 mode_t opt_mode(const char *opt, const char *s);
 /* USER[:GROUP] or :GROUP, names or numbers; exits 2 naming OPT. */
 void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);
+/* After getopt_long() (run with opterr = 0 and an optstring starting
+ * with "+:") returned C = '?' or ':': one line naming the bad option,
+ * then exit 2. */
+_Noreturn void opt_bad(int c, char **argv);
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
 

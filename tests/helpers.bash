@@ -8,7 +8,7 @@ bats_load_library bats-file
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$TESTS_DIR")
-BIN=$ROOT/build/bin
+BIN=${USOCK_BIN:-$ROOT/build/bin}
 LIB=$TESTS_DIR/lib
 # A system python, reachable by an unprivileged user too.
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
@@ -93,20 +93,30 @@ pid_alive() {
 }
 
 # wait_pid PID [SECONDS]: wait (with a deadline, default 20 s) for a
-# background child to end; returns its exit status, or fails the test.
+# background child of this shell to end and return its exit status; 254 and
+# a message on stderr if it is still running at the deadline. Call it in the
+# test's own shell, not under `run` (a subshell cannot wait for it).
 wait_pid() {
 	local pid=$1 deadline
-	deadline=$(( $(date +%s%N) + ${2:-20} * 1000000000 ))
+	deadline=$(_deadline_ns "${2:-20}")
 	while pid_alive "$pid"; do
 		if [ "$(date +%s%N)" -ge "$deadline" ]; then
-			fail "pid $pid still running after ${2:-20} s"
-			return 1
+			echo "pid $pid still running after ${2:-20} s" >&2
+			return 254
 		fi
 		sleep 0.02
 	done
 	local rc=0
 	wait "$pid" || rc=$?
 	return "$rc"
+}
+
+# expect_exit N PID [SECONDS]: background child PID ends within SECONDS
+# (default 20) with exit status N.
+expect_exit() {
+	local rc=0
+	wait_pid "$2" "${3:-20}" || rc=$?
+	[ "$rc" -eq "$1" ] || fail "pid $2 ended with status $rc, expected $1"
 }
 
 # _deadline_ns SECONDS (may be fractional): an absolute deadline in ns.
@@ -212,15 +222,28 @@ make_stale_socket() {
 }
 
 # start_server ADDRESS [server.py options]: start tests/lib/server.py in the
-# background and wait until it listens (UNIX path, @name or a TCP port).
+# background and wait (10 s at most) until it listens. For a TCP port 0 pass
+# --port-file FILE and read the port from FILE.
 start_server() {
-	local addr=$1
+	local ready
+	ready=$(mktemp -u "$T/ready.XXXXXX")
+	start_bg $SERVER "$@" --ready-file "$ready"
+	wait_for_file "$ready"
+}
+
+# run_to FILE CMD...: run CMD with its stdout in FILE. `run` captures the
+# stdout of what it runs, so `run cmd >file` leaves FILE empty: use
+# `run -0 run_to FILE cmd...` instead.
+run_to() {
+	local out=$1
 	shift
-	start_bg $SERVER "$addr" "$@"
-	case $addr in
-	*/* | @* | unix:* | abstract:*) wait_for_socket "$addr" ;;
-	*) wait_for_port "${addr##*:}" ;;
-	esac
+	"$@" >"$out"
+}
+
+# connected_on PATH: /proc/net/unix shows a connected socket bound to PATH
+# (a connection that a listener on PATH accepted).
+connected_on() {
+	awk -v n="$1" '$8 == n && $6 == "03" { f = 1 } END { exit !f }' /proc/net/unix
 }
 
 # sha FILE: the sha256 of FILE.
@@ -252,17 +275,6 @@ wait_until() {
 	done
 }
 
-# unix_conns PATH: how many sockets /proc/net/unix shows bound to PATH
-# (the listener and each connection it accepted).
-unix_conns() {
-	awk -v n="$1" '$8 == n { c++ } END { print c + 0 }' /proc/net/unix
-}
-
-# conns_at_least PATH N: at least N sockets on PATH (see unix_conns).
-conns_at_least() {
-	[ "$(unix_conns "$1")" -ge "$2" ]
-}
-
 # assert_stderr_line REGEX: some line of $stderr (from run --separate-stderr)
 # matches the extended REGEX.
 assert_stderr_line() {
@@ -290,4 +302,88 @@ file_is() {
 # file_size_is FILE N: FILE is N bytes long.
 file_size_is() {
 	[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]
+}
+
+# ---- load, fault and security helpers (tests/stress/) ----------------------
+
+STRESS="$PY $TESTS_DIR/stress/stress.py"
+
+# _deadline_ns SECONDS, again: mawk's printf "%d" stops at 2^31 - 1, which
+# cut every deadline above 2.1 s to 2.1 s; "%.0f" does not.
+_deadline_ns() {
+	echo $(( $(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000000000 }') ))
+}
+
+# fd_count PID: descriptors PID holds open.
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+fds_are() {
+	[ "$(fd_count "$1")" -eq "$2" ]
+}
+
+fds_at_least() {
+	[ "$(fd_count "$1")" -ge "$2" ]
+}
+
+# rss_kb PID: resident memory of PID (VmRSS) in KiB.
+rss_kb() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+}
+
+rss_at_most() {
+	[ "$(rss_kb "$1")" -le "$2" ]
+}
+
+# cpu_ticks PID: user + system CPU time of PID, in clock ticks.
+cpu_ticks() {
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# raise_nofile N: raise the soft descriptor limit to the hard one, or skip
+# the test when the hard limit is under N.
+raise_nofile() {
+	local hard
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] || [ "$hard" -ge "$1" ] || skip "descriptor hard limit $hard < $1"
+	ulimit -n "$hard"
+}
+
+# stress_serve ADDR MODE [stress.py serve options]: a checking server
+# (echo, sink, source, greet) of tests/stress/stress.py, listening; its
+# pid in SPID.
+stress_serve() {
+	local ready
+	ready=$(mktemp -u "$T/ready.XXXXXX")
+	start_bg $STRESS serve "$@" --ready-file "$ready"
+	SPID=$BG_PID
+	wait_for_file "$ready"
+}
+
+# start_bridge ARG...: tcp2unix --print-address ARG... in the background
+# (under the command in BRIDGE_WRAP, if set), stderr in $BERR; waits for
+# the address it prints.  Sets BPID, BERR, BADDR and HOSTPORT (BADDR
+# without tcp:).
+start_bridge() {
+	BERR=$(mktemp "$T/bridge.XXXXXX")
+	start_bg "${BRIDGE_WRAP[@]}" tcp2unix --print-address "$@" 2>"$BERR"
+	BPID=$BG_PID
+	BADDR=$(wait_file_line "$BERR" '^(tcp:|unix:|@)') || return 1
+	HOSTPORT=${BADDR#tcp:}
+}
+
+# bridge_counters_are TEXT: after SIGUSR1, the bridge's counters line (in
+# $BERR) starts with "tcp2unix: accepted TEXT".
+bridge_counters_are() {
+	local n line
+	n=$(grep -c '^tcp2unix: accepted ' "$BERR" || true)
+	kill -USR1 "$BPID"
+	wait_until 5 _counters_after "$n"
+	line=$(grep '^tcp2unix: accepted ' "$BERR" | tail -1)
+	[[ $line == "tcp2unix: accepted $1"* ]] || fail "counters: $line; expected accepted $1"
+}
+
+_counters_after() {
+	[ "$(grep -c '^tcp2unix: accepted ' "$BERR" || true)" -gt "$1" ]
 }

@@ -14,7 +14,7 @@ setup_file() {
 # a UNIX socket, check the echo and what the server received.
 echo_roundtrip() {
 	start_server "$T/s.sock" --mode echo --sha-file "$T/srv.sha"
-	run -0 timeout 60 usock-connect "$T/s.sock" <"$1" >"$T/out"
+	run -0 run_to "$T/out" timeout 60 usock-connect "$T/s.sock" <"$1"
 	assert_equal "$(stat -c %s "$T/out")" "$(stat -c %s "$1")"
 	assert_equal "$(sha "$T/out")" "$(sha "$1")"
 	wait_for_file "$T/srv.sha"
@@ -53,7 +53,7 @@ echo_roundtrip() {
 	head -c 8000000 "$BIG" >"$T/in"
 	start_server 0 --mode echo --port-file "$T/port"
 	wait_for_file "$T/port"
-	run -0 timeout 20 usock-connect "tcp:127.0.0.1:$(cat "$T/port")" <"$T/in" >"$T/out"
+	run -0 run_to "$T/out" timeout 20 usock-connect "tcp:127.0.0.1:$(cat "$T/port")" <"$T/in"
 	assert_equal "$(sha "$T/out")" "$(sha "$T/in")"
 }
 
@@ -63,7 +63,7 @@ echo_roundtrip() {
 	start_server "$T/s.sock" --mode answer --delay-after-eof 2 --answer-file "$T/answer" --sha-file "$T/srv.sha"
 	local t0 t1
 	t0=$(now_ms)
-	run -0 timeout 20 usock-connect "$T/s.sock" <"$T/in" >"$T/out"
+	run -0 run_to "$T/out" timeout 20 usock-connect "$T/s.sock" <"$T/in"
 	t1=$(now_ms)
 	assert_equal "$(sha "$T/out")" "$(sha "$T/answer")"
 	assert_equal "$(cat "$T/srv.sha")" "$(sha "$T/in") 300000"
@@ -74,7 +74,7 @@ echo_roundtrip() {
 	local port
 	port=$(free_port)
 	start_server "$port" --mode answer --delay-after-eof 2 --answer-bytes 1000000
-	run -0 timeout 20 usock-connect "$port" <<<"request" >"$T/out"
+	run -0 run_to "$T/out" timeout 20 usock-connect "$port" <<<"request"
 	assert_equal "$(stat -c %s "$T/out")" 1000000
 	"$PY" -c 'import sys; p = bytes(range(256)) * 4096; sys.stdout.buffer.write(p[:1000000])' >"$T/expect"
 	assert_equal "$(sha "$T/out")" "$(sha "$T/expect")"
@@ -147,12 +147,19 @@ echo_roundtrip() {
 	assert_output deep
 }
 
-@test "final path component over 82 bytes: exit 2, message names 107" {
-	local name
+@test "final path component over 82 bytes in a path over 107: exit 2, message names 107" {
+	local d name
+	d="$T/$(printf 'd%.0s' {1..30})"
+	mkdir "$d"
 	name=$(printf 'n%.0s' {1..90})
-	run -2 --separate-stderr timeout 20 usock-connect "$T/$name" </dev/null
+	[ "${#d}" -gt 17 ] && [ $((${#d} + 91)) -gt 107 ] || fail "path too short"
+	run -2 --separate-stderr timeout 20 usock-connect "$d/$name" </dev/null
 	assert_regex "$stderr" '^usock-connect: .*107'
 	assert_equal "$(echo "$stderr" | wc -l)" 1
+	# a component that could never fit in sun_path at all
+	name=$(printf 'n%.0s' {1..120})
+	run -2 --separate-stderr timeout 20 usock-connect "$T/$name" </dev/null
+	assert_regex "$stderr" '^usock-connect: .*107'
 }
 
 @test "missing path: exit 1, No such file or directory" {
@@ -284,8 +291,7 @@ echo_roundtrip() {
 @test "-t: traffic keeps the connection alive past the timeout" {
 	# 6 bytes 0.3 s apart: 1.8 s in all, never 1 s without traffic
 	start_server "$T/s.sock" --mode drip --drip 6 --drip-interval 0.3
-	mkfifo "$T/fifo"
-	run -0 timeout 20 usock-connect -t 1 "$T/s.sock" <>"$T/fifo"
+	run -0 timeout 20 usock-connect -t 1 "$T/s.sock" </dev/null
 	assert_output "012345"
 }
 
@@ -307,7 +313,7 @@ echo_roundtrip() {
 
 @test "SIGPIPE: usock-connect | head -c 1 does not die by signal" {
 	start_server "$T/s.sock" --mode flood
-	run -0 timeout 20 bash -c 'usock-connect "$1" </dev/null | head -c 1 >/dev/null; echo "status=${PIPESTATUS[0]}"' _ "$T/s.sock"
+	run -0 --separate-stderr timeout 20 bash -c 'usock-connect "$1" </dev/null | head -c 1 >/dev/null; echo "status=${PIPESTATUS[0]}"' _ "$T/s.sock"
 	refute_output "status=141"
 	refute_output "status=124"
 	assert_output --regexp '^status=(0|1)$'
@@ -318,9 +324,9 @@ echo_roundtrip() {
 	mkfifo "$T/fifo"
 	start_bg usock-connect "$T/s.sock" <>"$T/fifo"
 	local pid=$BG_PID
-	wait_until 10 conns_at_least "$T/s.sock" 2 # listener + accepted connection
+	wait_until 10 connected_on "$T/s.sock"
 	kill -TERM "$pid"
-	run -143 wait_pid "$pid"
+	expect_exit 143 "$pid"
 }
 
 @test "SIGINT ends usock-connect with status 130" {
@@ -328,9 +334,9 @@ echo_roundtrip() {
 	mkfifo "$T/fifo"
 	start_bg with_sigint usock-connect "$T/s.sock" <>"$T/fifo"
 	local pid=$BG_PID
-	wait_until 10 conns_at_least "$T/s.sock" 2
+	wait_until 10 connected_on "$T/s.sock"
 	kill -INT "$pid"
-	run -130 wait_pid "$pid"
+	expect_exit 130 "$pid"
 }
 
 @test "peer reset: exit 1" {

@@ -10,6 +10,18 @@ setup_file() {
 	{ head -c 4096 /dev/zero; head -c 99995904 /dev/urandom; } >"$BIG"
 	{ head -c 99995904 /dev/urandom; head -c 4096 /dev/zero; } >"$BIG2"
 	export BIG BIG2
+	# a bind() that pauses afterwards, to widen the bind..chmod..listen window
+	SLOWBIND=
+	if command -v cc >/dev/null; then
+		cc -shared -fPIC -o "$BATS_FILE_TMPDIR/slowbind.so" "$BATS_TEST_DIRNAME/lib/slowbind.c" -ldl &&
+			SLOWBIND=$BATS_FILE_TMPDIR/slowbind.so
+	fi
+	export SLOWBIND
+}
+
+# slow_bind CMD...: run CMD with bind() of UNIX paths pausing 300 ms after.
+slow_bind() {
+	exec env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300 "$@"
 }
 
 # listen_roundtrip TO_CLIENT FROM_CLIENT: usock-listen relays TO_CLIENT
@@ -20,7 +32,7 @@ listen_roundtrip() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 60 $CLIENT "$T/s.sock" --send-file "$2" --out "$T/cgot"
-	run -0 wait_pid "$pid" 60
+	expect_exit 0 "$pid" 60
 	assert_equal "$(sha "$T/got")" "$(sha "$2")"
 	assert_equal "$(sha "$T/cgot")" "$(sha "$1")"
 }
@@ -56,8 +68,8 @@ listen_roundtrip() {
 	start_bg usock-listen "$T/s.sock" <"$BIG" >"$T/got"
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
-	run -0 timeout 60 usock-connect "$T/s.sock" <"$BIG2" >"$T/cgot"
-	run -0 wait_pid "$pid" 60
+	run -0 run_to "$T/cgot" timeout 60 usock-connect "$T/s.sock" <"$BIG2"
+	expect_exit 0 "$pid" 60
 	assert_equal "$(sha "$T/got")" "$(sha "$BIG2")"
 	assert_equal "$(sha "$T/cgot")" "$(sha "$BIG")"
 }
@@ -66,19 +78,20 @@ listen_roundtrip() {
 	head -c 500000 /dev/urandom >"$T/request"
 	head -c 1000000 /dev/urandom >"$T/answer"
 	mkfifo "$T/in"
-	start_bg usock-listen "$T/s.sock" <"$T/in" >"$T/got"
-	local lpid=$BG_PID w
-	exec {w}>"$T/in"
+	local w
+	exec {w}<>"$T/in" # open both ends first: a bare `<fifo` would block here
+	start_bg usock-listen "$T/s.sock" <"$T/in" >"$T/got" {w}>&-
+	local lpid=$BG_PID
 	wait_for_socket "$T/s.sock"
-	start_bg $CLIENT "$T/s.sock" --send-file "$T/request" --out "$T/cgot"
+	start_bg $CLIENT "$T/s.sock" --send-file "$T/request" --out "$T/cgot" {w}>&-
 	local cpid=$BG_PID
 	wait_until 10 file_size_is "$T/got" 500000
 	sleep 2 # the server "thinks" for 2 s after the client's EOF
 	pid_alive "$cpid" || fail "client ended before the answer was sent"
 	cat "$T/answer" >&"$w"
 	exec {w}>&-
-	run -0 wait_pid "$cpid"
-	run -0 wait_pid "$lpid"
+	expect_exit 0 "$cpid"
+	expect_exit 0 "$lpid"
 	assert_equal "$(sha "$T/got")" "$(sha "$T/request")"
 	assert_equal "$(sha "$T/cgot")" "$(sha "$T/answer")"
 }
@@ -90,7 +103,7 @@ listen_roundtrip() {
 	local lpid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 $CLIENT "$T/s.sock" --send-file "$T/request" --out "$T/cgot"
-	run -0 wait_pid "$lpid"
+	expect_exit 0 "$lpid"
 	assert_equal "$(sha "$T/got")" "$(sha "$T/request")"
 	assert_equal "$(sha "$T/cgot")" "$(sha "$T/answer")"
 }
@@ -103,19 +116,21 @@ listen_roundtrip() {
 	wait_for_socket "@$name"
 	run -0 timeout 20 usock-connect "@$name" <<<"from client"
 	assert_output "from listener"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" "from client"
 	assert_equal "$(head -n1 "$T/err")" "@$name"
 }
 
-@test "abstract:NAME form" {
+@test "abstract:NAME form; --print-address gives the canonical @NAME" {
 	local name
 	name=$(abstract_name)
-	start_bg usock-listen "abstract:$name" </dev/null >"$T/got"
+	start_bg usock-listen --print-address "abstract:$name" </dev/null >"$T/got" 2>"$T/err"
+	local pid=$BG_PID
 	wait_for_socket "@$name"
 	run -0 timeout 20 $CLIENT "@$name" --send "x"
-	run -0 wait_pid "$BG_PID"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" x
+	assert_equal "$(head -n1 "$T/err")" "@$name"
 }
 
 @test "port 0 with --print-address: prints tcp:127.0.0.1:NNNNN, and that address works" {
@@ -126,7 +141,7 @@ listen_roundtrip() {
 	[ "$port" -gt 0 ] && [ "$port" -lt 65536 ] || fail "bad port in '$line'"
 	run -0 timeout 20 usock-connect "$line" <<<"ping"
 	assert_output "hi there"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" ping
 }
 
@@ -136,7 +151,7 @@ listen_roundtrip() {
 	line=$(wait_file_line "$T/err" '^tcp:\[::1\]:[0-9]+$')
 	run -0 timeout 20 $CLIENT "[::1]:${line##*:}" --send "six"
 	assert_output v6
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" six
 	grep -Eq "^ *[0-9]+: 0{32}:$(printf '%04X' "${line##*:}") " /proc/net/tcp6 &&
 		fail "listened on :: instead of ::1" || true
@@ -201,7 +216,7 @@ listeners_on() {
 	[ -S "$p" ] || fail "$p is not a socket"
 	run -0 timeout 20 usock-connect -w 5 "$p" <<<"deep question"
 	assert_output "deep answer"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" "deep question"
 	assert_not_exists "$p"
 }
@@ -217,9 +232,15 @@ listeners_on() {
 	run -0 timeout 20 usock-connect -w 5 -z "$p"
 }
 
-@test "final path component over 82 bytes: exit 2, message names 107, nothing created" {
-	local name
+@test "final path component over 82 bytes in a path over 107: exit 2, message names 107, nothing created" {
+	local d name
+	d="$T/$(printf 'd%.0s' {1..30})"
+	mkdir "$d"
 	name=$(printf 'n%.0s' {1..90})
+	run -2 --separate-stderr timeout 20 usock-listen "$d/$name" </dev/null
+	assert_regex "$stderr" '^usock-listen: .*107'
+	assert_not_exists "$d/$name"
+	name=$(printf 'n%.0s' {1..120})
 	run -2 --separate-stderr timeout 20 usock-listen "$T/$name" </dev/null
 	assert_regex "$stderr" '^usock-listen: .*107'
 	assert_not_exists "$T/$name"
@@ -230,7 +251,7 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	kill -TERM "$pid"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_not_exists "$T/s.sock"
 }
 
@@ -239,7 +260,7 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	kill -INT "$pid"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_not_exists "$T/s.sock"
 }
 
@@ -248,7 +269,7 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 $CLIENT "$T/s.sock" --send bye
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_not_exists "$T/s.sock"
 }
 
@@ -261,8 +282,8 @@ listeners_on() {
 	wait_gone "$T/s.sock"
 	pid_alive "$pid" || fail "usock-listen ended while the client was connected"
 	touch "$T/release"
-	run -0 wait_pid "$cpid"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$cpid"
+	expect_exit 0 "$pid"
 }
 
 @test "socket file left alone at exit when replaced by a regular file" {
@@ -272,7 +293,7 @@ listeners_on() {
 	rm "$T/s.sock"
 	echo "someone else's" >"$T/s.sock"
 	kill -TERM "$pid"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_file_exists "$T/s.sock"
 	assert_equal "$(cat "$T/s.sock")" "someone else's"
 }
@@ -286,7 +307,7 @@ listeners_on() {
 	local ino
 	ino=$(stat -c %i "$T/s.sock")
 	kill -TERM "$pid"
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	[ -S "$T/s.sock" ] || fail "the other socket was removed"
 	assert_equal "$(stat -c %i "$T/s.sock")" "$ino"
 	run -0 timeout 20 $CLIENT "$T/s.sock" --send still-there
@@ -300,7 +321,7 @@ listeners_on() {
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 $CLIENT "$T/s.sock" --send hi
 	assert_output fresh
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 }
 
 @test "stale socket left by a listener killed with SIGKILL is replaced" {
@@ -308,14 +329,14 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	kill -KILL "$pid"
-	run -137 wait_pid "$pid"
+	expect_exit 137 "$pid"
 	[ -S "$T/s.sock" ] || fail "expected a stale socket file after SIGKILL"
 	start_bg usock-listen "$T/s.sock" <<<"second" >"$T/got"
 	pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 usock-connect "$T/s.sock" </dev/null
 	assert_output second
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 }
 
 @test "live socket refused: exit 1, says live listener and its pid, file untouched" {
@@ -340,6 +361,37 @@ listeners_on() {
 	pid_alive "$pid" || fail "first listener died"
 	[ -S "$T/s.sock" ] || fail "socket file removed"
 	run -0 timeout 20 usock-connect -z "$T/s.sock"
+}
+
+@test "path in a missing directory: exit 1, No such file or directory" {
+	run -1 --separate-stderr timeout 20 usock-listen "$T/no/such/dir/s.sock" </dev/null
+	assert_regex "$stderr" '^usock-listen: .*No such file or directory'
+}
+
+@test "path in a directory the user may not write: exit 1, Permission denied" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	chmod 0755 "$T"
+	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$BIN/usock-listen" "$T/s.sock" </dev/null
+	assert_regex "$stderr" '^usock-listen: .*Permission denied'
+	assert_not_exists "$T/s.sock"
+}
+
+@test "TCP port already in use: exit 1, Address already in use" {
+	local port
+	port=$(free_port)
+	start_server "$port" --mode echo
+	run -1 --separate-stderr timeout 20 usock-listen "$port" </dev/null
+	assert_regex "$stderr" '^usock-listen: .*Address already in use'
+}
+
+@test "privileged port as an unprivileged user: exit 1" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	[ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 80 ] ||
+		skip "unprivileged users may bind port 80 here"
+	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$BIN/usock-listen" 80 </dev/null
+	assert_regex "$stderr" '^usock-listen: .*Permission denied'
 }
 
 @test "regular file at the path: refused (exit 1), content unchanged" {
@@ -387,26 +439,38 @@ listeners_on() {
 	[ -p "$T/s.sock" ] || fail "FIFO removed or replaced"
 }
 
-@test "--mode 0600 is in force from the first moment the file is visible" {
+# mode_watch_rounds N [WRAPPER]: N times, start a watcher on $T, then
+# usock-listen --mode 0600 (under WRAPPER); every socket the watcher saw in
+# $T must have had mode 0600.
+mode_watch_rounds() {
+	local n=$1 round out bad wpid lpid
+	shift
 	umask 000 # a bind() without care would create the file 0777
-	local round out
-	for round in 1 2 3 4 5 6 7 8; do
+	for round in $(seq "$n"); do
 		rm -f "$T/ready"
 		start_bg "$PY" "$LIB/watch_mode.py" "$T" s.sock "$T/ready" 10 >"$T/watch"
-		local wpid=$BG_PID
+		wpid=$BG_PID
 		wait_for_file "$T/ready"
-		start_bg usock-listen --mode 0600 -k "$T/s.sock" </dev/null
-		local lpid=$BG_PID
-		run -0 wait_pid "$wpid"
+		start_bg "$@" usock-listen --mode 0600 -k "$T/s.sock" </dev/null
+		lpid=$BG_PID
+		expect_exit 0 "$wpid"
 		out=$(cat "$T/watch")
 		[[ $out != never* ]] || fail "round $round: watcher never saw the socket"
-		local bad
 		bad=$(awk '$2 != "0600"' "$T/watch")
 		[ -z "$bad" ] || fail "round $round: saw (name mode uid gid): $bad"
 		kill -TERM "$lpid"
-		run -0 wait_pid "$lpid"
+		expect_exit 0 "$lpid"
 		assert_not_exists "$T/s.sock"
 	done
+}
+
+@test "--mode 0600 is in force from the first moment the file is visible" {
+	mode_watch_rounds 5
+}
+
+@test "--mode 0600 in force from the first moment, with a 300 ms pause after bind()" {
+	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
+	mode_watch_rounds 2 slow_bind
 }
 
 @test "--mode sets the final permissions regardless of umask" {
@@ -467,6 +531,40 @@ listeners_on() {
 	run -0 timeout 20 usock-connect -z "$T/s.sock"
 }
 
+@test "-k (stdio): stdin EOF reaches later connections at once" {
+	start_bg usock-listen -k "$T/s.sock" <<<"only once" >/dev/null
+	wait_for_socket "$T/s.sock"
+	run -0 timeout 20 usock-connect "$T/s.sock" </dev/null
+	assert_output "only once"
+	# this client never half-closes: it reads until the listener's EOF
+	run -0 timeout 10 $CLIENT "$T/s.sock" --send "x" --no-half-close
+	assert_output ""
+}
+
+@test "SIGTERM with -k: stops listening, lets a running COMMAND finish, exit 0" {
+	start_bg usock-listen -k "$T/s.sock" -- sh -c 'touch "$1"; sleep 1; echo finished' sh "$T/started"
+	local lpid=$BG_PID
+	wait_for_socket "$T/s.sock"
+	start_bg usock-connect "$T/s.sock" </dev/null >"$T/got"
+	local cpid=$BG_PID
+	wait_for_file "$T/started"
+	kill -TERM "$lpid"
+	wait_gone "$T/s.sock"
+	expect_exit 0 "$cpid"
+	assert_equal "$(cat "$T/got")" finished
+	expect_exit 0 "$lpid"
+}
+
+@test "COMMAND mode relays bulk data: -- cat echoes 20 MB" {
+	head -c 20000000 "$BIG" >"$T/in"
+	start_bg usock-listen "$T/s.sock" -- cat
+	local pid=$BG_PID
+	wait_for_socket "$T/s.sock"
+	run -0 run_to "$T/out" timeout 20 usock-connect "$T/s.sock" <"$T/in"
+	assert_equal "$(sha "$T/out")" "$(sha "$T/in")"
+	expect_exit 0 "$pid"
+}
+
 @test "-k (COMMAND): each client gets its own command" {
 	start_bg usock-listen -k "$T/s.sock" -- sh -c 'read x; echo "got $x"'
 	wait_for_socket "$T/s.sock"
@@ -482,8 +580,8 @@ listeners_on() {
 	wait_for_socket "$T/s.sock"
 	start_bg usock-connect "$T/s.sock" </dev/null >"$T/env"
 	local cpid=$BG_PID
-	run -0 wait_pid "$cpid"
-	run -0 wait_pid "$lpid"
+	expect_exit 0 "$cpid"
+	expect_exit 0 "$lpid"
 	run cat "$T/env"
 	assert_line "USOCK_PEER_PID=$cpid"
 	assert_line "USOCK_PEER_UID=$(id -u)"
@@ -530,7 +628,7 @@ listeners_on() {
 		start_bg $CLIENT "$T/s.sock" --out "$T/c$i"
 		pids+=("$BG_PID")
 	done
-	for i in 0 1 2; do run -0 wait_pid "${pids[$i]}"; done
+	for i in 0 1 2; do expect_exit 0 "${pids[$i]}"; done
 	for i in 1 2 3; do assert_equal "$(tr -d ' ' <"$T/c$i")" 3; done
 }
 
@@ -548,8 +646,8 @@ listeners_on() {
 	refute_line "start B"
 	touch "$T/releaseA"
 	wait_file_line "$T/log" '^end B$' >/dev/null
-	run -0 wait_pid "$a"
-	run -0 wait_pid "$b"
+	expect_exit 0 "$a"
+	expect_exit 0 "$b"
 	assert_equal "$(cat "$T/log")" $'start A\nend A\nstart B\nend B'
 }
 
@@ -558,13 +656,13 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 usock-connect "$T/s.sock" </dev/null
-	run -7 wait_pid "$pid"
+	expect_exit 7 "$pid"
 
 	start_bg usock-listen "$T/t.sock" -- true
 	pid=$BG_PID
 	wait_for_socket "$T/t.sock"
 	run -0 timeout 20 usock-connect "$T/t.sock" </dev/null
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 }
 
 @test "COMMAND killed by a signal: exit 128+N" {
@@ -572,7 +670,7 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run timeout 20 usock-connect "$T/s.sock" </dev/null
-	run -143 wait_pid "$pid"
+	expect_exit 143 "$pid"
 }
 
 @test "COMMAND not found: exit 1 at start, no socket file left" {
@@ -596,14 +694,43 @@ listeners_on() {
 		else
 			winner=$p2 loser=$p1 lerr=$T/e1
 		fi
-		run -1 wait_pid "$loser"
+		expect_exit 1 "$loser"
 		grep -Eq '^usock-listen: .*(live listener|in use)' "$lerr" ||
 			fail "round $round: loser said: $(cat "$lerr")"
 		pid_alive "$winner" || fail "round $round: both listeners failed"
 		wait_for_socket "$T/r.sock"
 		run -0 timeout 20 usock-connect -z "$T/r.sock"
 		kill -TERM "$winner"
-		run -0 wait_pid "$winner"
+		expect_exit 0 "$winner"
+		assert_not_exists "$T/r.sock"
+	done
+}
+
+@test "two listeners racing, with a 300 ms pause between bind() and listen(): exactly one wins" {
+	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
+	local round p1 p2 winner loser lerr
+	for round in 1 2 3; do
+		rm -f "$T/go"
+		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
+			env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300 usock-listen -k "$T/r.sock" </dev/null 2>"$T/e1"
+		p1=$BG_PID
+		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
+			env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300 usock-listen -k "$T/r.sock" </dev/null 2>"$T/e2"
+		p2=$BG_PID
+		touch "$T/go"
+		wait_until 10 eval '! pid_alive "$p1" || ! pid_alive "$p2"'
+		if pid_alive "$p1"; then
+			winner=$p1 loser=$p2 lerr=$T/e2
+		else
+			winner=$p2 loser=$p1 lerr=$T/e1
+		fi
+		expect_exit 1 "$loser"
+		grep -Eq '^usock-listen: .*(live listener|in use)' "$lerr" ||
+			fail "round $round: loser said: $(cat "$lerr")"
+		pid_alive "$winner" || fail "round $round: both listeners failed"
+		run -0 timeout 20 usock-connect -z "$T/r.sock"
+		kill -TERM "$winner"
+		expect_exit 0 "$winner"
 		assert_not_exists "$T/r.sock"
 	done
 }
@@ -618,7 +745,7 @@ listeners_on() {
 	wait_for_socket "$T/t.sock"
 	run -0 timeout 20 usock-connect "$T/t.sock" </dev/null
 	assert_output ok
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 }
 
 @test "-x (stdio): hexdump of both directions on stderr" {
@@ -627,7 +754,7 @@ listeners_on() {
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 usock-connect "$T/s.sock" <<<"yo"
 	assert_output hi
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" yo
 	stderr=$(cat "$T/err")
 	assert_stderr_line '^> 00000000  68 69 0a +\|hi\.\|$'
@@ -639,13 +766,13 @@ listeners_on() {
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 usock-connect "$T/s.sock" </dev/null
-	run -0 wait_pid "$pid"
+	expect_exit 0 "$pid"
 	grep -q '^usock-listen: connection from ' "$T/err" || fail "no connection line: $(cat "$T/err")"
 }
 
 @test "SIGPIPE: usock-listen | head -c 1 does not die by signal" {
 	start_bg $CLIENT "$T/s.sock" --send-file "$BIG" --retry 10 --out /dev/null
-	run -0 timeout 20 bash -c 'usock-listen "$1" </dev/null | head -c 1 >/dev/null; echo "status=${PIPESTATUS[0]}"' _ "$T/s.sock"
+	run -0 --separate-stderr timeout 20 bash -c 'usock-listen "$1" </dev/null | head -c 1 >/dev/null; echo "status=${PIPESTATUS[0]}"' _ "$T/s.sock"
 	refute_output "status=141"
 	assert_output --regexp '^status=(0|1)$'
 }

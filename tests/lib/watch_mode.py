@@ -3,7 +3,7 @@
 
 usage: watch_mode.py DIR NAME READY_FILE [SECONDS]
 Creates READY_FILE once watching, then polls until a socket named NAME has
-been seen for 0.3 s (or SECONDS pass).  Prints one line per distinct
+been seen for 0.6 s (or SECONDS pass).  Prints one line per distinct
 (name, mode, uid, gid) of every socket that appeared in DIR, like
 `NAME 0600 0 0`, and `never` if NAME never appeared."""
 import os
@@ -31,7 +31,7 @@ while time.monotonic() < deadline:
             seen.add((e.name, "%04o" % stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))
             if e.name == name and first is None:
                 first = time.monotonic()
-    if first is not None and time.monotonic() - first > 0.3:
+    if first is not None and time.monotonic() - first > 0.6:
         break
 if first is None:
     print("never")

@@ -74,7 +74,8 @@ int main(void)
 	ok("tcp4:127.0.0.1:1", 0, "tcp:127.0.0.1:1");
 	ok("8080", 0, "tcp:localhost:8080");
 	ok(":8080", 0, "tcp:localhost:8080");
-	ok("0", ADDR_LISTEN, "tcp:localhost:0");
+	ok("0", ADDR_LISTEN, "tcp:127.0.0.1:0");
+	ok("tcp6::80", ADDR_LISTEN, "tcp:[::1]:80");
 	ok("*:80", ADDR_LISTEN, "tcp:*:80");
 	ok("65535", 0, "tcp:localhost:65535");
 
