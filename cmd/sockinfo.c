@@ -50,10 +50,7 @@ static const struct option longopts[] = {
 	{ "audit", no_argument, NULL, OPT_AUDIT },
 	{ "user", required_argument, NULL, 'u' },
 	{ "probe", no_argument, NULL, OPT_PROBE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -70,7 +67,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
 	*a = (struct args){ 0 };
-	while ((c = getopt_long(argc, argv, "+au:vqhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:au:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': a->all = 1; break;
 		case OPT_TCP: a->tcp = 1; break;
@@ -78,13 +76,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_AUDIT: a->audit = 1; break;
 		case 'u': a->user_arg = optarg; break;
 		case OPT_PROBE: a->probe = 1; break;
-		case 'v': log_level++; break;
-		case 'q': log_level = 0; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': print_version(); exit(0);
-		default:
-			fprintf(stderr, "Try 'sockinfo --help'.\n");
-			exit(EXIT_USAGE);
+		default: opt_common(c, usage_text, argv);
 		}
 	}
 	a->addrs = argv + optind;

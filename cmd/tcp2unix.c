@@ -22,21 +22,21 @@ static const char usage_text[] =
 	"       tcp2unix [OPTIONS] TARGET-ADDRESS   (socket activation)\n"
 	"Accept connections on LISTEN-ADDRESS and forward each to TARGET-ADDRESS.\n"
 	"\n"
-	"  -c, --max-conns N            at most N connections at once; others wait\n"
-	"                               in the backlog (default: what the fd limit allows)\n"
-	"      --allow CIDR             accept TCP clients only from CIDR (repeatable)\n"
-	"      --idle-timeout SECONDS   close connections idle that long\n"
-	"      --connect-timeout SECONDS  give up on the target after that long (10)\n"
-	"      --proxy-protocol v1|v2   send a PROXY protocol header to the target\n"
-	"  -m, --mode OCTAL             socket file permissions (UNIX LISTEN-ADDRESS)\n"
-	"  -o, --owner USER[:GROUP]     socket file owner and group\n"
-	"  -b, --backlog N              listen backlog (default 4096)\n"
-	"      --print-address          print the bound address on stderr\n"
-	"      --drain SECONDS          on SIGTERM, let connections finish this long (30)\n"
-	"  -v, --verbose                one log line per connection\n"
-	"  -q, --quiet                  say only what fails\n"
-	"  -h, --help                   show this help\n"
-	"  -V, --version                show the version\n"
+	"  -c, --max-conns N       at most N connections at once; others wait in\n"
+	"                          the backlog (default: what the fd limit allows)\n"
+	"      --allow CIDR        accept TCP clients only from CIDR (repeatable)\n"
+	"      --idle-timeout SECONDS\n"
+	"                          close connections idle that long\n"
+	"      --connect-timeout SECONDS\n"
+	"                          give up on the target after that long (10)\n"
+	"      --proxy-protocol v1|v2\n"
+	"                          send a PROXY protocol header to the target\n"
+	"  -m, --mode OCTAL        socket file permissions (UNIX LISTEN-ADDRESS)\n"
+	"  -o, --owner USER[:GROUP] socket file owner and group\n"
+	"  -b, --backlog N         listen backlog (default 4096)\n"
+	"      --print-address     print the bound address on stderr\n"
+	"      --drain SECONDS     on SIGTERM, let connections finish this long (30)\n"
+	OPT_COMMON_HELP
 	"\n"
 	"Addresses: see usock(7).  Signals: SIGTERM/SIGINT stop accepting and drain,\n"
 	"SIGUSR1 prints counters.  Exit status: 0 after a clean stop, 1 failure, 2 usage.\n";
@@ -52,10 +52,7 @@ static const struct option longopts[] = {
 	{ "backlog", required_argument, NULL, 'b' },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
 	{ "drain", required_argument, NULL, OPT_DRAIN },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -133,12 +130,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'o': opt_owner("--owner", optarg, &a->lo.uid, &a->lo.gid); break;
 		case 'b': a->lo.backlog = (int)opt_ulong("--backlog", optarg, 1, 65535); break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
-		case 'v': log_level++; break;
-		case 'q': log_level = 0; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': print_version(); exit(0);
-		default:
-			opt_bad(c, argv);
+		default: opt_common(c, usage_text, argv);
 		}
 	}
 	a->activated = activation_fds();
@@ -157,10 +149,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		if (a->listen.type != SOCK_STREAM)
 			die(EXIT_USAGE, "address '%s': only stream sockets are "
 			    "supported", a->listen_arg);
-		if ((a->lo.has_mode || a->lo.uid != (uid_t)-1 ||
-		     a->lo.gid != (gid_t)-1) && a->listen.kind != ADDR_UNIX)
-			die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, "
-			    "not '%s'", a->listen_arg);
+		opt_check_file_opts(&a->lo, &a->listen, a->listen_arg);
 	} else if (a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) {
 		die(EXIT_USAGE, "socket activation: --mode and --owner belong "
 		    "in the socket unit");

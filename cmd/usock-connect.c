@@ -2,16 +2,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "interactive.h"
 #include "usock.h"
 
-enum { OPT_NO_INTERACTIVE = 0x100 };
+enum {
+	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
+	OPT_CRLF, OPT_RAW
+};
 
 static const char usage_text[] =
 	"Usage: usock-connect [OPTIONS] ADDRESS\n"
@@ -20,13 +28,16 @@ static const char usage_text[] =
 	"  -w, --wait SECONDS      retry while ADDRESS is missing or refusing\n"
 	"  -z, --probe             connect, close, exit 0 if something accepted\n"
 	"  -t, --timeout SECONDS   give up after SECONDS without traffic\n"
-	"  -i, --interactive       line editing (default on a terminal)\n"
+	"  -i, --interactive       line editing and history (default on a terminal)\n"
 	"      --no-interactive    never use line editing\n"
+	"      --prompt STRING     interactive prompt (default: 'ADDRESS> ')\n"
+	"      --history FILE      history file (default:\n"
+	"                          $XDG_STATE_HOME/usock/history)\n"
+	"      --no-history        keep no history file\n"
+	"      --crlf              end the lines typed with CR LF\n"
+	"      --raw               show the peer's bytes as they are, unescaped\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
-	"  -v, --verbose           say more (repeatable)\n"
-	"  -q, --quiet             say only what fails\n"
-	"  -h, --help              show this help\n"
-	"  -V, --version           show the version\n"
+	OPT_COMMON_HELP
 	"\n"
 	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (see usock(7)).\n"
 	"Exit status: 0 ok, 1 failed, 2 usage, 124 deadline passed.\n";
@@ -37,11 +48,13 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "no-interactive", no_argument, NULL, OPT_NO_INTERACTIVE },
+	{ "prompt", required_argument, NULL, OPT_PROMPT },
+	{ "history", required_argument, NULL, OPT_HISTORY },
+	{ "no-history", no_argument, NULL, OPT_NO_HISTORY },
+	{ "crlf", no_argument, NULL, OPT_CRLF },
+	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "hexdump", no_argument, NULL, 'x' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -53,28 +66,58 @@ struct args {
 	int probe;
 	int interactive;     /* -1: decide from the terminal */
 	int hexdump;
+	const char *prompt;  /* NULL: "ADDRESS> " */
+	const char *history; /* NULL: the default file */
+	int no_history;
+	int crlf;
+	int raw;
 };
+
+/* Interactive or not: -i needs readline and a terminal on stdin; by
+ * default both stdin and stdout must be terminals.  --crlf changes
+ * what is sent, so it is refused where it would be ignored. */
+static void choose_mode(struct args *a)
+{
+	int asked = a->interactive;
+
+	if (asked == 1 && !interactive_available())
+		die(EXIT_USAGE, "--interactive: line editing is not available in "
+		    "this build (built without readline)");
+	if (asked == 1 && !isatty(0))
+		die(EXIT_USAGE, "--interactive: standard input is not a terminal");
+	if (asked == -1)
+		a->interactive = !a->probe && interactive_available() &&
+				 isatty(0) && isatty(1);
+	if (a->crlf && a->probe)
+		die(EXIT_USAGE, "cannot use --probe with --crlf");
+	if (a->crlf && !a->interactive)
+		die(EXIT_USAGE, "--crlf: works only in interactive mode (%s)",
+		    asked == 0 ? "--no-interactive was given" :
+		    !interactive_available() ? "not available in this build" :
+		    !isatty(0) ? "standard input is not a terminal" :
+		    "standard output is not a terminal; -i forces it");
+}
 
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
 
 	*a = (struct args){ .wait_ms = -1, .timeout_ms = -1, .interactive = -1 };
-	while ((c = getopt_long(argc, argv, "+w:zt:ixvqhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:w:zt:ixvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w': a->wait_ms = opt_duration("--wait", optarg); break;
 		case 'z': a->probe = 1; break;
 		case 't': a->timeout_ms = opt_duration("--timeout", optarg); break;
 		case 'i': a->interactive = 1; break;
 		case OPT_NO_INTERACTIVE: a->interactive = 0; break;
+		case OPT_PROMPT: a->prompt = optarg; break;
+		case OPT_HISTORY: a->history = optarg; a->no_history = 0; break;
+		case OPT_NO_HISTORY: a->no_history = 1; break;
+		case OPT_CRLF: a->crlf = 1; break;
+		case OPT_RAW: a->raw = 1; break;
 		case 'x': a->hexdump = 1; break;
-		case 'v': log_level++; break;
-		case 'q': log_level = 0; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': print_version(); exit(0);
-		default:
-			fprintf(stderr, "Try 'usock-connect --help'.\n");
-			exit(EXIT_USAGE);
+		default: opt_common(c, usage_text, argv);
 		}
 	}
 	if (optind >= argc)
@@ -86,9 +129,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --probe with --interactive");
 	if (a->probe && a->hexdump)
 		die(EXIT_USAGE, "cannot use --probe with --hexdump");
-	if (a->interactive == 1)
-		die(EXIT_USAGE, "--interactive: line editing is not available in "
-		    "this build");
+	choose_mode(a);
 	a->addr_arg = argv[optind];
 	opt_addr(&a->addr, a->addr_arg, 0);
 	if (a->addr.type != SOCK_STREAM)
@@ -97,8 +138,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 }
 
 /* Connect, retrying until the --wait deadline while the endpoint is
- * missing or refusing.  Exits on failure. */
-static int open_connection(const struct args *a, const char *name)
+ * missing or refusing; SIGINT or SIGTERM on SIGFD ends the wait.  Exits
+ * on failure. */
+static int open_connection(const struct args *a, const char *name, int sigfd)
 {
 	int64_t start = now_ms();
 	int64_t deadline = a->wait_ms >= 0 ? start + a->wait_ms :
@@ -122,11 +164,13 @@ static int open_connection(const struct args *a, const char *name)
 			errno = e;
 			die_sys(EXIT_TIMEOUT, "connect %s: gave up waiting", name);
 		}
-		struct timespec ts = { 0, 0 };
 		int64_t nap = pause < left ? pause : left;
-		ts.tv_sec = nap / 1000;
-		ts.tv_nsec = (long)(nap % 1000) * 1000000;
-		nanosleep(&ts, NULL);
+		struct pollfd pfd = { sigfd, POLLIN, 0 };
+		if (poll(&pfd, 1, (int)nap) > 0) {
+			int s = sig_read(sigfd);
+			if (s == SIGINT || s == SIGTERM)
+				exit(128 + s);
+		}
 		if (pause < 100)
 			pause *= 2;
 	}
@@ -157,6 +201,100 @@ static void prepare_stdio(void)
 	atexit(restore_stdio);
 }
 
+static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
+{
+	struct hexdump *hx = ctx;
+	hexdump_tap(&hx[dir == '<'], p, n);
+}
+
+static void say(void *ctx, enum interactive_notice what)
+{
+	const char *name = ctx;
+	if (what == INTERACTIVE_EOF_SENT)
+		log_warn("end of file sent to %s; waiting for it to close "
+			 "(Ctrl-C quits)", name);
+	else
+		log_warn("Ctrl-C again within a second quits; Ctrl-D at an "
+			 "empty line sends end of file");
+}
+
+/* NO_COLOR set and not empty, or a dumb terminal: no reverse video. */
+static int want_color(void)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+	return isatty(1) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
+}
+
+/* The line-editing session: history, prompt, then interactive_run(). */
+static int run_interactive(const struct args *a, int fd, int sigfd,
+			   const char *name)
+{
+	char path[PATH_MAX], prompt[ADDR_STRLEN + 2];
+	const char *hist = NULL;
+
+	setlocale(LC_CTYPE, "");
+	if (!a->no_history) {
+		if (a->history)
+			hist = a->history;
+		else if (interactive_history_default(path, sizeof path) == 0)
+			hist = path;
+		else if (path[0])
+			log_warn("history directory %s: %s; lines are not saved",
+				 path, strerror(errno));
+		else
+			log_warn("history: no home directory; lines are not saved");
+		if (hist && interactive_history_open(hist) < 0) {
+			log_warn("history %s: %s; lines are not saved", hist,
+				 strerror(errno));
+			hist = NULL;
+		}
+	}
+	snprintf(prompt, sizeof prompt, "%s> ", name);
+
+	/* resizes and Ctrl-Z come through the signalfd too */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTSTP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    signalfd(sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
+		die_sys(1, "signalfd");
+
+	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct interactive s = {
+		.fd = fd, .sigfd = sigfd, .idle_ms = a->timeout_ms,
+		.prompt = a->prompt ? a->prompt : prompt,
+		.crlf = a->crlf, .raw = a->raw, .color = !a->raw && want_color(),
+		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+		.notice = say, .notice_ctx = (void *)name,
+	};
+	int rc = interactive_run(&s);
+	if (s.history_errno)
+		log_warn("history %s: %s; later lines were not saved", hist,
+			 strerror(s.history_errno));
+	switch (rc) {
+	case RELAY_OK:
+		log_warn("%s closed the connection", name);
+		log_verbose("%llu bytes sent, %llu received",
+			    (unsigned long long)s.sent,
+			    (unsigned long long)s.received);
+		return 0;
+	case RELAY_TIMEOUT:
+		die(EXIT_TIMEOUT, "%s: nothing happened for %lld ms", name,
+		    (long long)a->timeout_ms);
+	case RELAY_SIGNAL:
+		return 128 + s.signo;
+	default:
+		if (!s.failed)
+			die_sys(1, "poll");
+		if (strcmp(s.failed, "stdout") == 0)
+			die_sys(1, "write stdout");
+		die_sys(1, "%s %s", s.failed, name);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -174,12 +312,15 @@ int main(int argc, char **argv)
 	if (sigfd < 0)
 		die_sys(1, "signalfd");
 
-	int fd = open_connection(&a, name);
+	int fd = open_connection(&a, name, sigfd);
 	log_verbose("connected to %s", name);
 	if (a.probe) {
 		close(fd);
 		return 0;
 	}
+
+	if (a.interactive)
+		return run_interactive(&a, fd, sigfd, name);
 
 	if (fcntl(0, F_GETFL) < 0 && open("/dev/null", O_RDONLY) != 0)
 		die_sys(1, "open /dev/null");

@@ -29,10 +29,7 @@ static const char usage_text[] =
 	"  -b, --backlog N         listen backlog (default 128)\n"
 	"      --print-address     print the bound address on stderr\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
-	"  -v, --verbose           log each connection (repeatable)\n"
-	"  -q, --quiet             say only what fails\n"
-	"  -h, --help              show this help\n"
-	"  -V, --version           show the version\n"
+	OPT_COMMON_HELP
 	"\n"
 	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (127.0.0.1),\n"
 	"*:PORT (every interface); port 0 picks a free port (see usock(7)).\n"
@@ -49,10 +46,7 @@ static const struct option longopts[] = {
 	{ "backlog", required_argument, NULL, 'b' },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
 	{ "hexdump", no_argument, NULL, 'x' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -91,12 +85,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'b': a->lo.backlog = (int)opt_ulong("--backlog", optarg, 1, 65535); break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
 		case 'x': a->hexdump = 1; break;
-		case 'v': log_level++; break;
-		case 'q': log_level = 0; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': print_version(); exit(0);
-		default:
-			opt_bad(c, argv);
+		default: opt_common(c, usage_text, argv);
 		}
 	}
 	if (optind >= argc)
@@ -118,10 +107,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (a->addr.type != SOCK_STREAM)
 		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
 		    a->addr_arg);
-	if ((a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) &&
-	    a->addr.kind != ADDR_UNIX)
-		die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, not '%s'",
-		    a->addr_arg);
+	opt_check_file_opts(&a->lo, &a->addr, a->addr_arg);
 }
 
 /* Is NAME runnable: a path to an executable, or found in $PATH? */

@@ -45,48 +45,37 @@ static void vlog(int e, const char *fmt, va_list ap)
 	fflush(stderr);
 }
 
+/* The body of the loggers: format and print when log_level reaches
+ * LEVEL, with strerror(errno) when WITH_ERRNO; errno is kept. */
+#define LOG_BODY(level, with_errno) do { \
+	int e_ = errno; \
+	if (log_level >= (level)) { \
+		va_list ap; \
+		va_start(ap, fmt); \
+		vlog((with_errno) ? e_ : -1, fmt, ap); \
+		va_end(ap); \
+	} \
+	errno = e_; \
+} while (0)
+
 void log_err(const char *fmt, ...)
 {
-	int e = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-	errno = e;
+	LOG_BODY(0, 0);
 }
 
 void log_syserr(const char *fmt, ...)
 {
-	int e = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(e, fmt, ap);
-	va_end(ap);
-	errno = e;
+	LOG_BODY(0, 1);
 }
 
 void log_verbose(const char *fmt, ...)
 {
-	if (log_level < 2)
-		return;
-	int e = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-	errno = e;
+	LOG_BODY(2, 0);
 }
 
 void log_warn(const char *fmt, ...)
 {
-	if (log_level < 1)
-		return;
-	int e = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-	errno = e;
+	LOG_BODY(1, 0);
 }
 
 void die(int code, const char *fmt, ...)

@@ -194,3 +194,32 @@ void opt_bad(int c, char **argv)
 		die(EXIT_USAGE, "option -%c needs a value (try --help)", optopt);
 	die(EXIT_USAGE, "unknown option -%c (try --help)", optopt);
 }
+
+void opt_common(int c, const char *usage, char **argv)
+{
+	switch (c) {
+	case 'v':
+		log_level++;
+		return;
+	case 'q':
+		log_level = 0;
+		return;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case 'V':
+		print_version();
+		exit(0);
+	default:
+		opt_bad(c, argv);
+	}
+}
+
+void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
+			 const char *arg)
+{
+	if ((lo->has_mode || lo->uid != (uid_t)-1 || lo->gid != (gid_t)-1) &&
+	    a->kind != ADDR_UNIX)
+		die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, not '%s'",
+		    arg);
+}

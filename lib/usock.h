@@ -273,6 +273,24 @@ void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);
  * with "+:") returned C = '?' or ':': one line naming the bad option,
  * then exit 2. */
 _Noreturn void opt_bad(int c, char **argv);
+/* The options every tool shares, for its getopt_long table and --help. */
+#define OPT_COMMON_LONG \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }
+#define OPT_COMMON_HELP \
+	"  -v, --verbose           say more (repeatable)\n" \
+	"  -q, --quiet             say only what fails\n" \
+	"  -h, --help              show this help\n" \
+	"  -V, --version           show the version\n"
+/* Handle C if it is one of -v -q -h -V (USAGE is the --help text), or
+ * report a bad option and exit 2. */
+void opt_common(int c, const char *usage, char **argv);
+/* --mode and --owner apply to UNIX socket paths only: exits 2 naming
+ * ARG when LO asks for them on another kind of address A. */
+void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
+			 const char *arg);
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
 

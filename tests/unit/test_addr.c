@@ -3,19 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "usock.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} \
-} while (0)
 
 /* S parses (with FLAGS) and prints back as WANT. */
 static void ok(const char *s, int flags, const char *want)
@@ -154,6 +143,5 @@ int main(void)
 	dur("-1", -1);
 	dur("99999999999", -1);
 
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures != 0;
+	return check_report("test_addr");
 }

@@ -7,21 +7,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "check.h"
 #include "diag.h"
 #include "json.h"
 #include "perm.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} \
-} while (0)
 
 /* json_quote(IN) writes exactly WANT. */
 static void quote(const char *in, const char *want)
@@ -159,6 +148,5 @@ int main(void)
 	test_json();
 	test_dev();
 	test_acl();
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures != 0;
+	return check_report("test_sockinfo");
 }

@@ -1,0 +1,64 @@
+/* interactive.h — a line-editing session on a terminal (usock-connect -i):
+ * GNU readline's callback interface in one poll loop with the socket. */
+#ifndef USOCK_INTERACTIVE_H
+#define USOCK_INTERACTIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lines kept in the history file and in memory. */
+#define INTERACTIVE_HISTORY_MAX 1000
+
+/* What the session tells its caller through the notice hook. */
+enum interactive_notice {
+	INTERACTIVE_EOF_SENT,    /* Ctrl-D: end of file sent to the peer */
+	INTERACTIVE_INT_HINT,    /* Ctrl-C on an empty line */
+};
+
+struct interactive {
+	/* set by the caller */
+	int fd;              /* connected stream socket, non-blocking */
+	int sigfd;           /* signalfd for SIGINT, SIGTERM, SIGWINCH, SIGTSTP */
+	const char *prompt;  /* the prompt, used as given */
+	int crlf;            /* send lines ending in CR LF */
+	int raw;             /* write the peer's bytes to the terminal unchanged */
+	int color;           /* show escaped bytes in reverse video */
+	int64_t idle_ms;     /* end after this long without activity, or -1 */
+	/* called with what is sent (DIR '>') and received ('<'), while the
+	 * prompt is off the screen; may be NULL */
+	void (*tap)(void *ctx, char dir, const char *p, size_t n);
+	void *tap_ctx;
+	/* called at the start of an empty screen line to print a message on
+	 * standard error; may be NULL */
+	void (*notice)(void *ctx, enum interactive_notice what);
+	void *notice_ctx;
+
+	/* results */
+	int signo;           /* RELAY_SIGNAL: the signal that ended it */
+	const char *failed;  /* RELAY_ERROR: "read" or "write" (the socket),
+	                        or "stdout"; errno says why */
+	int history_errno;   /* saving history failed, and stopped, with this */
+	uint64_t sent, received;
+};
+
+/* 1 if this build has line editing (readline), else 0. */
+int interactive_available(void);
+
+/* The default history file, $XDG_STATE_HOME/usock/history or
+ * $HOME/.local/state/usock/history, into BUF; missing directories are
+ * created with mode 0700.  0, or -1 with errno and in BUF the directory
+ * that could not be made ("" without a home directory). */
+int interactive_history_default(char *buf, size_t n);
+
+/* Load the history in PATH (created with mode 0600 if missing, cut to
+ * its last INTERACTIVE_HISTORY_MAX lines) and append each new line to
+ * it during the session.  0, or -1 with errno (no file is kept). */
+int interactive_history_open(const char *path);
+
+/* Run the session until the peer closes (RELAY_OK), a signal ends it
+ * (RELAY_SIGNAL), nothing happens for idle_ms (RELAY_TIMEOUT) or an
+ * error (RELAY_ERROR, errno set).  Expects LC_CTYPE set from the
+ * environment.  The terminal is restored on return. */
+int interactive_run(struct interactive *s);
+
+#endif
