@@ -154,6 +154,7 @@ void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid)
 	*gid = (gid_t)-1;
 	if (ulen >= sizeof user || (!ulen && (!colon || !colon[1])))
 		die(EXIT_USAGE, "%s: '%s' is not USER[:GROUP]", opt, s);
+	ulen = ulen < sizeof user ? ulen : sizeof user - 1; /* checked above */
 	memcpy(user, s, ulen);
 	user[ulen] = 0;
 	if (ulen) {

@@ -32,6 +32,8 @@ say() {
 }
 
 say "usock-listen -k -m 0660 unix:$dir/app.sock -- sh -c '...' &"
+# the inner script is expanded by the shell usock-listen runs, not here
+# shellcheck disable=SC2016
 "$bin/usock-listen" -k -m 0660 --print-address "unix:$dir/app.sock" -- \
 	sh -c 'while read -r line; do echo "app: got \"$line\" from $USOCK_PEER"; done' \
 	2>"$dir/listen.err" 3>&- &

@@ -1,5 +1,8 @@
 # Shared setup, teardown and polling helpers for the usock bats suite.
 # Load with `load helpers` at the top of each .bats file.
+# Variables set here are read by the .bats files that load it, $stderr
+# and $output come from bats' run, and the helpers are called from tests:
+# shellcheck disable=SC2034,SC2154,SC2317
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -47,7 +50,9 @@ common_teardown() {
 	jobs_now=" $(jobs -p | tr '\n' ' ') "
 	for pid in "${BG_PIDS[@]}"; do
 		[[ $jobs_now == *" $pid "* ]] || continue
-		all+=("$pid" $(_descendants "$pid"))
+		local kids=()
+		mapfile -t kids < <(_descendants "$pid")
+		all+=("$pid" "${kids[@]}")
 	done
 	for p in "${all[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
@@ -227,6 +232,7 @@ make_stale_socket() {
 start_server() {
 	local ready
 	ready=$(mktemp -u "$T/ready.XXXXXX")
+	# shellcheck disable=SC2086 # interpreter and script, split on purpose
 	start_bg $SERVER "$@" --ready-file "$ready"
 	wait_for_file "$ready"
 }
@@ -316,7 +322,8 @@ _deadline_ns() {
 
 # fd_count PID: descriptors PID holds open.
 fd_count() {
-	ls "/proc/$1/fd" | wc -l
+	local fds=("/proc/$1/fd"/*)
+	echo "${#fds[@]}"
 }
 
 fds_are() {
@@ -356,6 +363,7 @@ raise_nofile() {
 stress_serve() {
 	local ready
 	ready=$(mktemp -u "$T/ready.XXXXXX")
+	# shellcheck disable=SC2086 # interpreter and script, split on purpose
 	start_bg $STRESS serve "$@" --ready-file "$ready"
 	SPID=$BG_PID
 	wait_for_file "$ready"
