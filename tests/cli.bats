@@ -257,3 +257,27 @@ check_listed() {
 	check_listed usock-listen "$ROOT/completions/bash/usock-listen" completion
 	check_listed usock-listen "$ROOT/completions/zsh/_usock-listen" completion
 }
+
+ALL_TOOLS=(usock-connect usock-listen tcp2unix sockinfo usock-bench)
+
+@test "every tool: a bad option is exactly one line PROG: ... naming it, exit 2" {
+	local tool
+	for tool in "${ALL_TOOLS[@]}"; do
+		run -2 --separate-stderr "$tool" --no-such-option
+		assert_output ""
+		assert_equal "${#stderr_lines[@]}" 1
+		assert_regex "$stderr" "^$tool: .*--no-such-option"
+		run -2 --separate-stderr "$tool" --help=1
+		assert_equal "${#stderr_lines[@]}" 1
+		assert_regex "$stderr" "^$tool: .*--help"
+	done
+}
+
+@test "every tool: --help, man page, bash and zsh completions list the same long options" {
+	local tool
+	for tool in "${ALL_TOOLS[@]}"; do
+		check_listed "$tool" "$ROOT/man/$tool.1" man
+		check_listed "$tool" "$ROOT/completions/bash/$tool" completion
+		check_listed "$tool" "$ROOT/completions/zsh/_$tool" completion
+	done
+}
