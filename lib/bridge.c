@@ -138,8 +138,11 @@ static void conn_close(struct engine *e, struct conn *c, const char *how,
 	char peer[ADDR_STRLEN];
 
 	list_del(list_of(e, c), c);
-	/* closing an fd takes it out of the epoll set */
-	if (c->cfd >= 0)
+	/* closing an fd takes it out of the epoll set; a client whose
+	 * target never answered is reset, not given an empty answer */
+	if (c->cfd >= 0 && c->state != C_RELAY)
+		close_reset(c->cfd);
+	else if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->tfd >= 0)
 		close(c->tfd);
@@ -293,8 +296,6 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 		err = errno;
 	}
 	e->b->st.failed++;
-	close_reset(c->cfd);
-	c->cfd = -1;
 	conn_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
 }
 
@@ -492,21 +493,21 @@ static int64_t timers(struct engine *e, int64_t now)
 		}
 	}
 
-	c = e->retrying.head;
-	for (; c; c = n) {
-		n = c->next;
+	/* take the whole list first: a retry that fails again rejoins it */
+	struct list pending = e->retrying;
+	e->retrying.head = e->retrying.tail = NULL;
+	while ((c = pending.head)) {
+		list_del(&pending, c);
+		c->state = C_CONNECTING;
+		list_add(&e->connecting, c);
 		if (now - c->start >= b->connect_ms) {
 			b->st.failed++;
 			conn_close(e, c, "target busy", EAGAIN);
-			continue;
-		}
-		list_del(&e->retrying, c);
-		c->state = C_CONNECTING;
-		list_add(&e->connecting, c);
-		if (target_start(e, c) < 0)
+		} else if (target_start(e, c) < 0) {
 			connect_failed(e, c, errno, now);
-		else
+		} else {
 			set_events(e, c, 1, EPOLLOUT);
+		}
 	}
 	if (e->retrying.head)
 		SOONER(now + RETRY_MS);
