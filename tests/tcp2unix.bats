@@ -292,14 +292,16 @@ proxy_check() {
 
 # connect_timeout TARGET HOW: a target that never accepts (its backlog is
 # full), behind a bridge with --connect-timeout 1: the client is closed
-# after about a second, without a byte, and the end is logged as HOW.
+# after about a second with a reset, without a byte, and the end is
+# logged as HOW.
 connect_timeout() {
 	t2u_server full-backlog "$1"
 	start_bridge -v --connect-timeout 1 0 "$1"
 	local t0
 	t0=$(now_ms)
-	run timeout 10 usock-connect "$HOSTPORT" </dev/null
+	run -1 --separate-stderr timeout 10 usock-connect "$HOSTPORT" </dev/null
 	assert_output ""
+	assert_regex "$stderr" 'Connection reset by peer'
 	elapsed_between $(($(now_ms) - t0)) 900 3000
 	wait_file_line "$BERR" ": $2; 0 bytes up, 0 down, 1\.[0-9]+ s$"
 	kill -USR1 "$BPID"
