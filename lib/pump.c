@@ -14,7 +14,8 @@
 #define SPLICE_CHUNK (1 << 20)
 #define SCRATCH      (64 << 10)
 #define BULK_READ    (16 << 10) /* a read this big: switch to splice */
-#define SMALL_READ   (4 << 10)  /* a splice this small: back to copying */
+#define SMALL_READ   (4 << 10)  /* splices this small ... */
+#define SMALL_RUN    4          /* ... this many times: back to copying */
 #define STEP_TURNS   16         /* calls per step before yielding */
 
 /* Reads land here first; only what OUT does not take at once is copied
@@ -333,8 +334,13 @@ static int step_splice_pipe(struct pump *p)
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			p->inpipe = (uint32_t)n;
-			if (p->adaptive && n < SMALL_READ)
-				p->mode = PUMP_COPY; /* after this flush */
+			/* several small reads in a row: back to copying,
+			 * after this flush (one is just the tail of a burst) */
+			p->small = n < SMALL_READ ? (uint8_t)(p->small + 1) : 0;
+			if (p->adaptive && p->small >= SMALL_RUN) {
+				p->mode = PUMP_COPY;
+				p->small = 0;
+			}
 			continue;
 		}
 		if (n == 0) {

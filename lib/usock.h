@@ -138,6 +138,7 @@ struct pump {
 	void *tap_ctx;
 	uint8_t mode;        /* enum pump_mode */
 	uint8_t adaptive;    /* copy small reads, splice bulk */
+	uint8_t small;       /* adaptive: small splices in a row */
 	uint8_t eof;         /* input reached end of file */
 	uint8_t done;        /* EOF delivered: the direction has ended */
 	uint8_t keep_out;    /* at the end, leave OUT open (no EOF sent) */
