@@ -75,8 +75,15 @@ $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(LIBA)
 unit: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do echo "  UNIT   $$t"; $$t || exit 1; done
 
+# the bats suites: the tools, then load and faults (tests/stress)
 check: all unit
-	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) tests/
+	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) tests/ tests/stress/
+
+# libFuzzer harnesses (clang): make fuzz FUZZ_SECONDS=60 [FUZZ_JOBS=2]
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+fuzz:
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run
 
 bench: all
 	$(Q)./bench/run
@@ -86,7 +93,8 @@ demo: all
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/demo.sh .ci/run $(wildcard bench/*.sh bench/run)
+	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/fuzz/run .ci/run \
+		$(wildcard bench/*.sh bench/run)
 	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -D_GNU_SOURCE -Ilib lib cmd tests/unit
@@ -109,6 +117,6 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check unit bench demo lint install uninstall clean
+.PHONY: all check unit fuzz bench demo lint install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(TOOLS:%=$(BUILD)/cmd/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

@@ -124,9 +124,10 @@ expect_exit() {
 	[ "$rc" -eq "$1" ] || fail "pid $2 ended with status $rc, expected $1"
 }
 
-# _deadline_ns SECONDS (may be fractional): an absolute deadline in ns.
+# _deadline_ns SECONDS (may be fractional): an absolute deadline in ns
+# ("%.0f": mawk's "%d" stops at 2^31 - 1, which is 2.1 s).
 _deadline_ns() {
-	echo $(( $(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000000 }') ))
+	echo $(( $(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000000000 }') ))
 }
 
 # _listening_unix NAME: /proc/net/unix shows NAME ("/path" or "@name") as a
@@ -314,14 +315,13 @@ file_size_is() {
 
 STRESS="$PY $TESTS_DIR/stress/stress.py"
 
-# _deadline_ns SECONDS, again: mawk's printf "%d" stops at 2^31 - 1, which
-# cut every deadline above 2.1 s to 2.1 s; "%.0f" does not.
-_deadline_ns() {
-	echo $(( $(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000000000 }') ))
-}
-
-# fd_count PID: descriptors PID holds open.
+# fd_count PID [KIND]: descriptors PID holds open (only those of KIND:
+# socket, pipe, anon_inode).
 fd_count() {
+	if [ -n "${2:-}" ]; then
+		find "/proc/$1/fd" -mindepth 1 -lname "$2:*" 2>/dev/null | wc -l
+		return
+	fi
 	local fds=("/proc/$1/fd"/*)
 	echo "${#fds[@]}"
 }
@@ -334,6 +334,12 @@ fds_at_least() {
 	[ "$(fd_count "$1")" -ge "$2" ]
 }
 
+# bridge_fds_back PID SOCKETS: the bridge PID holds SOCKETS sockets again,
+# and no more than the 64 idle staging pipes its pool may keep.
+bridge_fds_back() {
+	[ "$(fd_count "$1" socket)" -eq "$2" ] && [ "$(fd_count "$1" pipe)" -le 128 ]
+}
+
 # rss_kb PID: resident memory of PID (VmRSS) in KiB.
 rss_kb() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
@@ -341,6 +347,13 @@ rss_kb() {
 
 rss_at_most() {
 	[ "$(rss_kb "$1")" -le "$2" ]
+}
+
+# under_asan PID: PID runs with AddressSanitizer (whose quarantine keeps
+# freed memory resident, so RSS says nothing about leaks).
+under_asan() {
+	grep -q libasan "/proc/$1/maps" 2>/dev/null ||
+		nm "$(readlink "/proc/$1/exe")" 2>/dev/null | grep -q ' __asan_init'
 }
 
 # cpu_ticks PID: user + system CPU time of PID, in clock ticks.

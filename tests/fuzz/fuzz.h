@@ -1,0 +1,45 @@
+/* fuzz.h — what every libFuzzer harness of tests/fuzz/ shares: a check
+ * that names the broken property and aborts (libFuzzer then saves the
+ * input), and a NUL-terminated copy of the input. */
+#ifndef USOCK_FUZZ_H
+#define USOCK_FUZZ_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FUZZ_CHECK(cond, ...)                                              \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "%s:%d: check failed: %s: ",       \
+				__FILE__, __LINE__, #cond);                \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+			abort();                                           \
+		}                                                          \
+	} while (0)
+
+/* DATA as a C string (it ends at the first NUL byte, as argv would). */
+static inline char *fuzz_strdup(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	if (!s)
+		abort();
+	memcpy(s, data, size);
+	s[size] = 0;
+	return s;
+}
+
+/* Every byte of S is printable ASCII. */
+static inline int fuzz_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#endif
