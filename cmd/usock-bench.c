@@ -178,7 +178,9 @@ static void parse_words(struct args *a, int n, char **w)
 		die(EXIT_USAGE, "missing MODE: throughput, latency, connect-rate "
 		    "or hold N (try --help)");
 	for (int k = 0; k < a->naddr; k++) {
-		opt_addr(&a->addr[k], addr_arg[k], a->serve ? ADDR_LISTEN : 0);
+		/* addr_arg[0..naddr) were set above */
+		opt_addr(&a->addr[k], addr_arg[k], // NOLINT(clang-analyzer-core.CallAndMessage)
+			 a->serve ? ADDR_LISTEN : 0);
 		if (a->addr[k].type != SOCK_STREAM)
 			die(EXIT_USAGE, "address '%s': only stream sockets are "
 			    "supported", addr_arg[k]);

@@ -321,9 +321,9 @@ static int serve_commands(const struct args *a, int sigfd)
 			}
 		}
 		if (accepting && pfd[1].revents) {
-			pid_t pid;
-			uid_t uid;
-			gid_t gid;
+			pid_t pid = 0;
+			uid_t uid = 0;
+			gid_t gid = 0;
 			int fd = take(peer, sizeof peer, &pid, &uid, &gid);
 			if (fd < 0)
 				continue;

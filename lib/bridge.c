@@ -178,7 +178,8 @@ static void free_dead(struct engine *e)
 {
 	struct conn *c;
 	while ((c = e->dead.head)) {
-		list_del(&e->dead, c);
+		/* the head moves on before C is freed */
+		list_del(&e->dead, c); // NOLINT(clang-analyzer-unix.Malloc)
 		free(c);
 	}
 }
@@ -433,10 +434,8 @@ static void conn_event(struct engine *e, struct conn *c, int target,
 	} else if (!out_side->done && (ev & (EPOLLHUP | EPOLLERR)) &&
 		   !(*out_want & PUMP_WANT_WRITE)) {
 		/* this side can take no more: end that direction */
-		if (pump_abandon(out_side) < 0) {
-			r = -1;
+		if (pump_abandon(out_side) < 0)
 			goto failed;
-		}
 		*out_want = 0;
 	}
 	if (!in_side->done && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&

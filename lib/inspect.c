@@ -35,7 +35,7 @@ static char *concat(const char *a, const char *b)
 	size_t la = strlen(a), lb = strlen(b);
 	char *s = malloc(la + lb + 1);
 	if (s) {
-		memcpy(s, a, la);
+		memcpy(s, a, la); // NOLINT(bugprone-not-null-terminated-result): B's NUL follows
 		memcpy(s + la, b, lb + 1);
 	}
 	return s;

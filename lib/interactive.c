@@ -76,7 +76,7 @@ int interactive_history_default(char *buf, size_t n)
 	}
 	if (mkdir_p(buf, 0700) < 0)
 		return -1;      /* BUF names the directory */
-	strcat(buf, "/history");
+	memcpy(buf + len, "/history", sizeof "/history"); /* fits: checked */
 	return 0;
 }
 

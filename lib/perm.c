@@ -280,7 +280,7 @@ static int absolute(const char *path, char *out, size_t n)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		strcpy(out, path);
+		memcpy(out, path, strlen(path) + 1);
 		return 0;
 	}
 	if (!getcwd(out, n))

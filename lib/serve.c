@@ -70,7 +70,7 @@ static void conn_close(struct server *s, struct sconn *c)
 		c->prev->next = c->next;
 	else
 		s->conns = c->next;
-	if (c->next)
+	if (c->next) // NOLINT(clang-analyzer-unix.Malloc): C is freed below
 		c->next->prev = c->prev;
 	free(c);
 }

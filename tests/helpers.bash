@@ -23,6 +23,8 @@ CLIENT="$PY $LIB/client.py"
 common_setup() {
 	PATH="$BIN:$PATH"
 	export PATH
+	# a sanitizer build still runs under the LD_PRELOAD shims of the tests
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	[ -x "$BIN/usock-connect" ] || fail "$BIN/usock-connect not built (run make)"
 	[ -x "$BIN/usock-listen" ] || fail "$BIN/usock-listen not built (run make)"
 	T=$(mktemp -d /tmp/us.XXXXXX)
