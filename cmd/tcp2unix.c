@@ -123,14 +123,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			else
 				die(EXIT_USAGE, "--proxy-protocol: '%s' is not v1 or v2", optarg);
 			break;
-		case 'm':
-			a->lo.mode = opt_mode("--mode", optarg);
-			a->lo.has_mode = 1;
-			break;
-		case 'o': opt_owner("--owner", optarg, &a->lo.uid, &a->lo.gid); break;
-		case 'b': a->lo.backlog = (int)opt_ulong("--backlog", optarg, 1, 65535); break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
-		default: opt_common(c, usage_text, argv);
+		default:
+			if (!opt_listen(c, optarg, &a->lo))
+				opt_common(c, usage_text, argv);
 		}
 	}
 	a->activated = activation_fds();

@@ -224,3 +224,21 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 		die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, not '%s'",
 		    arg);
 }
+
+int opt_listen(int c, const char *arg, struct listen_opts *lo)
+{
+	switch (c) {
+	case 'm':
+		lo->mode = opt_mode("--mode", arg);
+		lo->has_mode = 1;
+		return 1;
+	case 'o':
+		opt_owner("--owner", arg, &lo->uid, &lo->gid);
+		return 1;
+	case 'b':
+		lo->backlog = (int)opt_ulong("--backlog", arg, 1, 65535);
+		return 1;
+	default:
+		return 0;
+	}
+}

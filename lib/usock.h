@@ -288,6 +288,9 @@ _Noreturn void opt_bad(int c, char **argv);
 /* Handle C if it is one of -v -q -h -V (USAGE is the --help text), or
  * report a bad option and exit 2. */
 void opt_common(int c, const char *usage, char **argv);
+/* Handle C if it is -m/--mode, -o/--owner or -b/--backlog (the socket
+ * file and listen options), storing ARG into LO.  Returns 1 if it was. */
+int opt_listen(int c, const char *arg, struct listen_opts *lo);
 /* --mode and --owner apply to UNIX socket paths only: exits 2 naming
  * ARG when LO asks for them on another kind of address A. */
 void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,

@@ -679,13 +679,19 @@ mode_watch_rounds() {
 	assert_not_exists "$T/s.sock"
 }
 
-@test "two listeners racing for one path: exactly one wins, 20 rounds" {
-	local round p1 p2 rc1 rc2 winner loser lerr
-	for round in $(seq 20); do
+# race ROUNDS [WRAPPER...]: start two "usock-listen -k" on one path at the
+# same moment (each run through WRAPPER), ROUNDS times: exactly one wins,
+# the other exits 1 saying the path is in use, and the winner serves.
+race() {
+	local rounds=$1 round p1 p2 winner loser lerr
+	shift
+	for round in $(seq "$rounds"); do
 		rm -f "$T/go" "$T/e1" "$T/e2"
-		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; exec usock-listen -k "$2"' sh "$T/go" "$T/r.sock" </dev/null 2>"$T/e1"
+		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
+			"$@" usock-listen -k "$T/r.sock" </dev/null 2>"$T/e1"
 		p1=$BG_PID
-		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; exec usock-listen -k "$2"' sh "$T/go" "$T/r.sock" </dev/null 2>"$T/e2"
+		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
+			"$@" usock-listen -k "$T/r.sock" </dev/null 2>"$T/e2"
 		p2=$BG_PID
 		touch "$T/go"
 		wait_until 10 eval '! pid_alive "$p1" || ! pid_alive "$p2"'
@@ -706,33 +712,13 @@ mode_watch_rounds() {
 	done
 }
 
+@test "two listeners racing for one path: exactly one wins, 20 rounds" {
+	race 20 env
+}
+
 @test "two listeners racing, with a 300 ms pause between bind() and listen(): exactly one wins" {
 	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
-	local round p1 p2 winner loser lerr
-	for round in 1 2 3; do
-		rm -f "$T/go"
-		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
-			env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300 usock-listen -k "$T/r.sock" </dev/null 2>"$T/e1"
-		p1=$BG_PID
-		start_bg sh -c 'while [ ! -e "$1" ]; do :; done; shift; exec "$@"' sh "$T/go" \
-			env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300 usock-listen -k "$T/r.sock" </dev/null 2>"$T/e2"
-		p2=$BG_PID
-		touch "$T/go"
-		wait_until 10 eval '! pid_alive "$p1" || ! pid_alive "$p2"'
-		if pid_alive "$p1"; then
-			winner=$p1 loser=$p2 lerr=$T/e2
-		else
-			winner=$p2 loser=$p1 lerr=$T/e1
-		fi
-		expect_exit 1 "$loser"
-		grep -Eq '^usock-listen: .*(live listener|in use)' "$lerr" ||
-			fail "round $round: loser said: $(cat "$lerr")"
-		pid_alive "$winner" || fail "round $round: both listeners failed"
-		run -0 timeout 20 usock-connect -z "$T/r.sock"
-		kill -TERM "$winner"
-		expect_exit 0 "$winner"
-		assert_not_exists "$T/r.sock"
-	done
+	race 3 env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=300
 }
 
 @test "-b/--backlog is accepted and applied" {
