@@ -50,7 +50,7 @@ static const char usage_text[] =
 	"      --json              one JSON object per result, one per line\n"
 	OPT_COMMON_HELP
 	"\n"
-	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (see usock(7)).\n"
+	OPT_ADDRESS_HELP
 	"BYTES and N take K, M, G suffixes (powers of 1024).\n"
 	"Exit status: 0 ok, 1 failed, 2 usage, 124 --timeout or --wait passed.\n";
 

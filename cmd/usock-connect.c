@@ -39,7 +39,7 @@ static const char usage_text[] =
 	"  -x, --hexdump           dump both directions to stderr\n"
 	OPT_COMMON_HELP
 	"\n"
-	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (see usock(7)).\n"
+	OPT_ADDRESS_HELP
 	"Exit status: 0 ok, 1 failed, 2 usage, 124 deadline passed.\n";
 
 static const struct option longopts[] = {
@@ -176,31 +176,6 @@ static int open_connection(const struct args *a, const char *name, int sigfd)
 	}
 }
 
-static int saved_fl[2] = { -1, -1 };
-
-static void restore_stdio(void)
-{
-	for (int i = 0; i < 2; i++)
-		if (saved_fl[i] >= 0)
-			fcntl(i, F_SETFL, saved_fl[i]);
-}
-
-/* Pipes and sockets on stdio go non-blocking for the relay; their flags
- * are put back at exit, since the open file may be shared. */
-static void prepare_stdio(void)
-{
-	for (int i = 0; i < 2; i++) {
-		enum fd_kind k = fd_kind(i);
-		if (k == FD_PIPE || k == FD_SOCKET) {
-			saved_fl[i] = fcntl(i, F_GETFL);
-			fd_nonblock(i, 1);
-			if (k == FD_PIPE)
-				fd_grow_pipe(i);
-		}
-	}
-	atexit(restore_stdio);
-}
-
 static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
 {
 	struct hexdump *hx = ctx;
@@ -326,7 +301,7 @@ int main(int argc, char **argv)
 		die_sys(1, "open /dev/null");
 	if (fcntl(1, F_GETFL) < 0)
 		die(1, "standard output is closed");
-	prepare_stdio();
+	stdio_prepare();
 
 	struct relay r = { .sigfd = sigfd, .idle_ms = a.timeout_ms };
 	struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };

@@ -193,12 +193,7 @@ static int serve_stdio(const struct args *a, int sigfd)
 	uid_t uid;
 	gid_t gid;
 
-	for (int fl = 0; fl < 2; fl++)
-		if (fd_kind(fl) == FD_PIPE || fd_kind(fl) == FD_SOCKET) {
-			fd_nonblock(fl, 1);
-			if (fd_kind(fl) == FD_PIPE)
-				fd_grow_pipe(fl);
-		}
+	stdio_prepare();
 	for (;;) {
 		int fd = wait_accept(sigfd, peer, sizeof peer, &pid, &uid, &gid);
 		if (fd < 0)

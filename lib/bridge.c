@@ -192,8 +192,9 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Start connecting C to the target address number c->ai.  Returns 0
- * (connected or in progress), or -1 with errno. */
+/* Open a socket and start connecting C to the target address number
+ * c->ai.  Returns 1 connected (a UNIX target answers at once), 0 in
+ * progress, or -1 with errno. */
 static int target_start(struct engine *e, struct conn *c)
 {
 	const struct addr *t = &e->b->target;
@@ -203,7 +204,8 @@ static int target_start(struct engine *e, struct conn *c)
 		return -1;
 	if (sa->sa_family != AF_UNIX)
 		set_nodelay(fd);
-	if (connect(fd, sa, t->salen[c->ai]) < 0 && errno != EINPROGRESS) {
+	int r = connect(fd, sa, t->salen[c->ai]);
+	if (r < 0 && errno != EINPROGRESS) {
 		int err = errno;
 		close(fd);
 		errno = err;
@@ -211,7 +213,28 @@ static int target_start(struct engine *e, struct conn *c)
 	}
 	c->tfd = fd;
 	c->tev = NOREG;
-	return 0;
+	return r == 0;
+}
+
+/* Put C into L after the connections that started no later than it: a
+ * retried connect keeps its first start time, so the list stays in
+ * deadline order.  Retried connections are old: the walk is short. */
+static void list_insert_by_start(struct list *l, struct conn *c)
+{
+	struct conn *at = l->head;
+	while (at && at->start <= c->start)
+		at = at->next;
+	if (!at) {
+		list_add(l, c);
+		return;
+	}
+	c->next = at;
+	c->prev = at->prev;
+	if (at->prev)
+		at->prev->next = c;
+	else
+		l->head = c;
+	at->prev = c;
 }
 
 static void relay_interest(struct engine *e, struct conn *c)
@@ -268,6 +291,8 @@ static void start_relay(struct engine *e, struct conn *c, int64_t now)
 	relay_interest(e, c);
 }
 
+static void target_connect(struct engine *e, struct conn *c, int64_t now);
+
 /* A connect failed with ERR: try the next address, wait for room in a
  * UNIX backlog, or give up on this client. */
 static void connect_failed(struct engine *e, struct conn *c, int err,
@@ -289,15 +314,25 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 		list_add(&e->retrying, c);
 		return;
 	}
-	while (++c->ai < e->b->target.nsa) {
-		if (target_start(e, c) == 0) {
-			set_events(e, c, 1, EPOLLOUT);
-			return;
-		}
-		err = errno;
+	if (++c->ai < e->b->target.nsa) {
+		target_connect(e, c, now);
+		return;
 	}
 	e->b->st.failed++;
 	conn_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
+}
+
+/* Connect C (in the connecting list) to the target: relay at once when
+ * the target answered, else wait for it, else handle the failure. */
+static void target_connect(struct engine *e, struct conn *c, int64_t now)
+{
+	int r = target_start(e, c);
+	if (r < 0)
+		connect_failed(e, c, errno, now);
+	else if (r > 0)
+		start_relay(e, c, now);
+	else
+		set_events(e, c, 1, EPOLLOUT);
 }
 
 /* Accept and start one client.  Returns 0 when there is none to take
@@ -377,11 +412,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	}
 	/* watch the client for hang-ups only until the target answers */
 	set_events(e, c, 0, 0);
-	if (target_start(e, c) < 0) {
-		connect_failed(e, c, errno, now);
-		return 1;
-	}
-	set_events(e, c, 1, EPOLLOUT);
+	target_connect(e, c, now);
 	update_accepting(e, now);
 	return 1;
 }
@@ -479,18 +510,13 @@ static int64_t timers(struct engine *e, int64_t now)
 #define SOONER(t) do { int64_t d_ = (t) - now; if (d_ < 0) d_ = 0; \
 		if (next < 0 || d_ < next) next = d_; } while (0)
 
-	/* retried connects rejoin the list late, so it is not in start
-	 * order: look at every entry (connects in progress are few) */
-	struct conn *c, *n;
-	for (c = e->connecting.head; c; c = n) {
-		n = c->next;
-		if (now - c->start >= b->connect_ms) {
-			b->st.failed++;
-			conn_close(e, c, "connect timeout", 0);
-		} else {
-			SOONER(c->start + b->connect_ms);
-		}
+	struct conn *c;
+	while ((c = e->connecting.head) && now - c->start >= b->connect_ms) {
+		b->st.failed++;
+		conn_close(e, c, "connect timeout", 0);
 	}
+	if (e->connecting.head)
+		SOONER(e->connecting.head->start + b->connect_ms);
 
 	/* take the whole list first: a retry that fails again rejoins it */
 	struct list pending = e->retrying;
@@ -498,14 +524,12 @@ static int64_t timers(struct engine *e, int64_t now)
 	while ((c = pending.head)) {
 		list_del(&pending, c);
 		c->state = C_CONNECTING;
-		list_add(&e->connecting, c);
+		list_insert_by_start(&e->connecting, c);
 		if (now - c->start >= b->connect_ms) {
 			b->st.failed++;
 			conn_close(e, c, "target busy", EAGAIN);
-		} else if (target_start(e, c) < 0) {
-			connect_failed(e, c, errno, now);
 		} else {
-			set_events(e, c, 1, EPOLLOUT);
+			target_connect(e, c, now);
 		}
 	}
 	if (e->retrying.head)

@@ -1,5 +1,6 @@
 /* fd.c — small file descriptor and clock helpers. */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,4 +53,27 @@ enum fd_kind fd_kind(int fd)
 	if (isatty(fd))
 		return FD_TTY;
 	return FD_OTHER;
+}
+
+static int stdio_saved[2] = { -1, -1 };
+
+static void stdio_restore(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (stdio_saved[i] >= 0)
+			fcntl(i, F_SETFL, stdio_saved[i]);
+}
+
+void stdio_prepare(void)
+{
+	for (int i = 0; i < 2; i++) {
+		enum fd_kind k = fd_kind(i);
+		if (k != FD_PIPE && k != FD_SOCKET)
+			continue;
+		stdio_saved[i] = fcntl(i, F_GETFL);
+		fd_nonblock(i, 1);
+		if (k == FD_PIPE)
+			fd_grow_pipe(i);
+	}
+	atexit(stdio_restore);
 }

@@ -44,6 +44,7 @@ void pump_init(struct pump *p, int in, int out)
 	init_common(p, in, out);
 	p->in_block = is_blocking(in);
 	p->out_block = is_blocking(out);
+	p->out_kind = (uint8_t)ko;
 	/* FD_OTHER (a character device such as /dev/null) may splice; if
 	 * it refuses, the first step falls back to copying */
 	int in_ok = ki == FD_PIPE || ki == FD_SOCKET || ki == FD_FILE;
@@ -66,6 +67,7 @@ void pump_init_adaptive(struct pump *p, int in, int out,
 			struct pipe_pool *pool)
 {
 	init_common(p, in, out);
+	p->out_kind = FD_SOCKET;
 	p->adaptive = 1;
 	p->pool = pool;
 }
@@ -143,9 +145,8 @@ void pump_free(struct pump *p)
 	pipe_give(p);
 }
 
-void fd_send_eof(int fd)
+void fd_send_eof(int fd, enum fd_kind k)
 {
-	enum fd_kind k = fd_kind(fd);
 	if (k == FD_SOCKET) {
 		shutdown(fd, SHUT_WR);
 	} else if (k == FD_PIPE) {
@@ -160,7 +161,7 @@ void fd_send_eof(int fd)
 static int finish(struct pump *p)
 {
 	if (!p->keep_out)
-		fd_send_eof(p->out);
+		fd_send_eof(p->out, (enum fd_kind)p->out_kind);
 	p->done = 1;
 	pump_free(p);
 	return 0;

@@ -80,7 +80,7 @@ int relay_run(struct relay *r, struct pump **failed)
 			    (pfd[k].revents & (POLLHUP | POLLERR)) &&
 			    !(want[i] & PUMP_WANT_WRITE)) {
 				/* idle output hung up: nobody will read more */
-				if (fd_kind(pp[i]->out) == FD_SOCKET ||
+				if (pp[i]->out_kind == FD_SOCKET ||
 				    (pfd[k].revents & POLLERR)) {
 					if (pump_abandon(pp[i]) < 0) {
 						*failed = pp[i];

@@ -114,6 +114,9 @@ pid_t sock_inode_owner(uint32_t sockino);
 
 /* ---- pump.c: one direction of a relay ---- */
 
+/* Kind of an fd for choosing a relay path. */
+enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };
+
 enum pump_mode { PUMP_COPY, PUMP_SPLICE, PUMP_SPLICE_PIPE };
 #define PUMP_WANT_READ  1
 #define PUMP_WANT_WRITE 2
@@ -143,6 +146,7 @@ struct pump {
 	uint8_t done;        /* EOF delivered: the direction has ended */
 	uint8_t keep_out;    /* at the end, leave OUT open (no EOF sent) */
 	uint8_t in_block, out_block; /* blocking fds: one call per step */
+	uint8_t out_kind;    /* enum fd_kind of OUT, for delivering EOF */
 	uint8_t failed_in;   /* after -1: the input side failed, else output */
 	uint8_t broken;      /* OUT went away (EPIPE): the direction ended
 	                        early and what it held was dropped */
@@ -168,9 +172,9 @@ void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 int pump_abandon(struct pump *p);
 /* Free what P holds (buffer, staging pipe), not IN and OUT. */
 void pump_free(struct pump *p);
-/* Deliver EOF on FD: shutdown(SHUT_WR) for a socket, else replace it
- * with /dev/null so a reader at the other end of a pipe sees EOF. */
-void fd_send_eof(int fd);
+/* Deliver EOF on FD of KIND: shutdown(SHUT_WR) for a socket, or for a
+ * pipe replace it with /dev/null so the reader at the other end sees EOF. */
+void fd_send_eof(int fd, enum fd_kind kind);
 /* Close every pipe POOL holds. */
 void pipe_pool_drain(struct pipe_pool *pool);
 
@@ -222,8 +226,10 @@ int fd_cloexec(int fd);
  * wake-ups (the kernel may refuse past the user's pipe quota). */
 void fd_grow_pipe(int fd);
 int64_t now_ms(void);
-/* Kind of an fd for choosing a relay path. */
-enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };
+/* Make pipes and sockets on stdin and stdout non-blocking (pipes grown
+ * too) for a relay; their flags are put back at exit, since the open
+ * file may be shared with other processes. */
+void stdio_prepare(void);
 enum fd_kind fd_kind(int fd);
 
 /* ---- proc.c ---- */
@@ -285,6 +291,9 @@ _Noreturn void opt_bad(int c, char **argv);
 	"  -q, --quiet             say only what fails\n" \
 	"  -h, --help              show this help\n" \
 	"  -V, --version           show the version\n"
+/* The address forms, for the --help of tools that connect. */
+#define OPT_ADDRESS_HELP \
+	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (see usock(7)).\n"
 /* Handle C if it is one of -v -q -h -V (USAGE is the --help text), or
  * report a bad option and exit 2. */
 void opt_common(int c, const char *usage, char **argv);
