@@ -58,7 +58,7 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-LIB_SRC  := $(wildcard lib/*.c)
+LIB_SRC  := $(wildcard lib/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBA     := $(BUILD)/libusock.a
 BINS     := $(TOOLS:%=$(BUILD)/bin/%)
@@ -122,7 +122,7 @@ lint:
 	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -D_GNU_SOURCE -Ilib lib cmd tests/unit
-	clang-tidy --quiet $(wildcard lib/*.c cmd/*.c) -- -std=c11 $(CPPFLAGS_ALL)
+	clang-tidy --quiet $(wildcard lib/*/*.c cmd/*.c) -- -std=c11 $(CPPFLAGS_ALL)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \

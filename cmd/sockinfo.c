@@ -12,9 +12,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "inspect.h"
-#include "json.h"
-#include "usock.h"
+#include "inspect/inspect.h"
+#include "core/json.h"
+#include "cli/cli.h"
 
 enum { OPT_TCP = 0x100, OPT_JSON, OPT_AUDIT, OPT_PROBE };
 

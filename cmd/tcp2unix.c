@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bridge.h"
+#include "bridge/bridge.h"
+#include "cli/cli.h"
+#include "core/num.h"
 
 enum {
 	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,

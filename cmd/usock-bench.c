@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "serve.h"
-#include "usock.h"
+#include "bench/bench.h"
+#include "bench/serve.h"
+#include "cli/cli.h"
 
 enum { OPT_SERVE = 0x100, OPT_COMPARE, OPT_JSON, OPT_WARMUP, OPT_PRINT_ADDRESS };
 

@@ -13,8 +13,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "interactive.h"
-#include "usock.h"
+#include "interactive/interactive.h"
+#include "cli/cli.h"
+#include "core/relay.h"
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,

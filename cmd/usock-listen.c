@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "usock.h"
+#include "cli/cli.h"
+#include "core/relay.h"
 
 enum { OPT_PRINT_ADDRESS = 0x100 };
 

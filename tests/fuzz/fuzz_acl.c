@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "perm.h"
+#include "inspect/perm.h"
 
 static const uint32_t ids[8] = { 0, 1, 1000, 1001, 1002, 65534, 4242, 7 };
 

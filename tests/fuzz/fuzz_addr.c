@@ -5,7 +5,12 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
-#include "usock.h"
+#include "cli/cli.h"
+#include "core/addr.h"
+#include "core/num.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 /* A parsed address keeps the promises of usock.h. */
 static void check_parsed(const struct addr *a, int flags, const char *s)

@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "bridge.h"
+#include "bridge/cidr.h"
 #include "fuzz.h"
 
 struct ref_cidr {

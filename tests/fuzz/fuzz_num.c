@@ -6,7 +6,12 @@
 #include <limits.h>
 
 #include "fuzz.h"
-#include "usock.h"
+#include "cli/cli.h"
+#include "core/addr.h"
+#include "core/num.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 #define MAX_MS (31ull * 24 * 3600 * 1000)
 

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "bridge.h"
+#include "bridge/proxy.h"
 #include "fuzz.h"
 
 /* What an endpoint is, for the header: an IPv4 address (AF_INET or

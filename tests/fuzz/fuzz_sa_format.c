@@ -8,7 +8,12 @@
 #include <sys/un.h>
 
 #include "fuzz.h"
-#include "usock.h"
+#include "cli/cli.h"
+#include "core/addr.h"
+#include "core/num.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

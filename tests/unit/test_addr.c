@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "usock.h"
+#include "core/num.h"
+#include "core/sock.h"
 
 /* S parses (with FLAGS) and prints back as WANT. */
 static void ok(const char *s, int flags, const char *want)

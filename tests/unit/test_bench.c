@@ -2,7 +2,7 @@
  * formatting. */
 #include <string.h>
 
-#include "bench.h"
+#include "bench/bench.h"
 #include "check.h"
 
 static void size_ok(const char *s, uint64_t want)

@@ -8,9 +8,9 @@
 #include <sys/sysmacros.h>
 
 #include "check.h"
-#include "diag.h"
-#include "json.h"
-#include "perm.h"
+#include "core/diag.h"
+#include "core/json.h"
+#include "inspect/perm.h"
 
 /* json_quote(IN) writes exactly WANT. */
 static void quote(const char *in, const char *want)

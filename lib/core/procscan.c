@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "procscan.h"
-#include "usock.h"
+#include "sys.h"
 
 static int cmp_u32(const void *a, const void *b)
 {

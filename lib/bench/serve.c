@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "serve.h"
-#include "usock.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 #define SCRATCH      (256 << 10)
 #define READ_TURNS   8       /* reads per event before serving others */

@@ -8,10 +8,13 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "diag.h"
+#include "core/diag.h"
 #include "perm.h"
-#include "procscan.h"
-#include "usock.h"
+#include "core/procscan.h"
+#include "core/addr.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 enum inspect_state {
 	INSPECT_LISTENING,   /* a stream/seqpacket listener is there */

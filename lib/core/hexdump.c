@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "usock.h"
+#include "relay.h"
 
 void hexdump_tap(void *ctx, const char *p, size_t n)
 {

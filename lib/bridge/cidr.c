@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge.h"
+#include "cidr.h"
+#include "core/num.h"
 
 int cidr_parse(struct cidr *c, const char *s, const char **why)
 {

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usock.h"
+#include "cli.h"
+#include "core/sys.h"
 
 const char *log_prog = "usock";
 int log_level = 1;

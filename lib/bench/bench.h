@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "usock.h"
+#include "core/addr.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
 enum bench_mode { BENCH_THROUGHPUT = 1, BENCH_LATENCY, BENCH_CONNECT_RATE,
 		  BENCH_HOLD };

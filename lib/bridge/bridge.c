@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "cli/cli.h"
 
 #define TAG_MAX     64      /* epoll tags below this are not connections */
 #define TAG_SIGNAL  63

@@ -6,32 +6,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "usock.h"
+#include "core/addr.h"
+#include "core/relay.h"
+#include "core/sock.h"
+#include "core/sys.h"
 
-/* ---- cidr.c ---- */
-
-struct cidr {
-	int family;              /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int bits;
-};
-
-/* Parse "ADDR" or "ADDR/BITS" (IPv4 or IPv6).  0, or -1 with *why. */
-int cidr_parse(struct cidr *c, const char *s, const char **why);
-/* Does SA (AF_INET, AF_INET6, v4-mapped IPv6 too) fall in one of the N
- * ranges of LIST? */
-int cidr_match(const struct cidr *list, int n, const struct sockaddr *sa);
-
-/* ---- proxy.c: HAProxy PROXY protocol ---- */
-
-#define PROXY_MAX 240  /* room for any v1 or v2 header we build */
-
-/* Build a PROXY VERSION (1 or 2) header telling that SRC connected to
- * DST.  UNIX clients give "UNKNOWN" (v1) or an AF_UNIX block (v2).
- * Returns its length, or -1 if BUF is too small. */
-int proxy_header(int version, const struct sockaddr *src, socklen_t srclen,
-		 const struct sockaddr *dst, socklen_t dstlen,
-		 char *buf, size_t n);
+#include "cidr.h"
+#include "proxy.h"
 
 /* ---- bridge.c ---- */
 

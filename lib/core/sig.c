@@ -3,7 +3,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "usock.h"
 
 int sig_fd(const sigset_t *set)
 {

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "usock.h"
+#include "relay.h"
 
 #define SPLICE_CHUNK (1 << 20)
 #define SCRATCH      (64 << 10)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "json.h"
+#include "core/json.h"
 
 static void head(FILE *f, const char *mode, const char *addr, size_t size,
 		 unsigned long conns)

@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 
-#include "usock.h"
+#include "relay.h"
 
 int relay_run(struct relay *r, struct pump **failed)
 {

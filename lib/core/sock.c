@@ -13,7 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "usock.h"
+#include "addr.h"
+#include "num.h"
+#include "relay.h"
+#include "sock.h"
+#include "sys.h"
 
 /* Fill SUN for PATH.  A path past sun_path is reached through its
  * directory, opened into *dirfd (the caller closes it).  Returns the

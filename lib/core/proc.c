@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "usock.h"
 
 char *proc_comm(pid_t pid, char *buf, size_t n)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "bridge.h"
+#include "proxy.h"
 
 static const char v2_sig[12] = "\r\n\r\n\0\r\nQUIT\n";
 

@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "usock.h"
+#include "sys.h"
 
 int fd_nonblock(int fd, int on)
 {

@@ -7,7 +7,6 @@
 
 #include "diag.h"
 #include "procscan.h"
-#include "usock.h"
 
 int sock_file_state(const struct stat *st, uint32_t *sockino)
 {

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "usock.h"
+#include "num.h"
+#include "sock.h"
 
 static int has_prefix(const char *s, const char *p, const char **rest)
 {

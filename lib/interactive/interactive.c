@@ -23,7 +23,7 @@
 #endif
 
 #include "interactive.h"
-#include "usock.h"
+#include "core/relay.h"
 
 /* The peer's unfinished last line stands in for the prompt; past this
  * many bytes it is printed with a line break of its own. */

@@ -1,0 +1,88 @@
+/* cli.h — the command-line layer: option values that report and
+ * exit, messages on stderr, dying.  Only cmd/ and this layer print or
+ * exit on their own. */
+#ifndef USOCK_CLI_H
+#define USOCK_CLI_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "core/addr.h"
+#include "core/sock.h"
+
+#define USOCK_VERSION "0.1.0"
+
+/* ---- log.c: messages on stderr ---- */
+
+extern const char *log_prog;
+extern int log_level;   /* 0 quiet, 1 normal, 2+ verbose */
+
+void log_init(const char *prog);
+/* "PROG: MSG" */
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "PROG: MSG: strerror(errno)" */
+void log_syserr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only at -v (level 2) */
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only unless -q */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_err, then exit(code) */
+_Noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* log_syserr, then exit(code) */
+_Noreturn void die_sys(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a failed sock_listen() of NAME (who holds a live socket, what
+ * is in the way) and exit 1. */
+_Noreturn void die_listen(const struct listener *l, const char *name);
+/* strerror, but naming the sun_path limit for ENAMETOOLONG */
+const char *usock_strerror(int e);
+
+/* ---- opt.c: option values ---- */
+
+#define EXIT_USAGE   2
+#define EXIT_TIMEOUT 124
+
+/* Strict decimal in MIN..MAX; exits 2 naming OPT on error. */
+unsigned long opt_ulong(const char *opt, const char *s,
+			unsigned long min, unsigned long max);
+/* Duration "1.5", "200ms", "2m", "1h" in milliseconds (>= 1 ms);
+ * exits 2 naming OPT on error. */
+int64_t opt_duration(const char *opt, const char *s);
+/* Octal file mode 0..07777; exits 2 naming OPT on error. */
+mode_t opt_mode(const char *opt, const char *s);
+/* USER[:GROUP] or :GROUP, names or numbers; exits 2 naming OPT. */
+void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);
+/* After getopt_long() (run with opterr = 0 and an optstring starting
+ * with "+:") returned C = '?' or ':': one line naming the bad option,
+ * then exit 2. */
+_Noreturn void opt_bad(int c, char **argv);
+/* The options every tool shares, for its getopt_long table and --help. */
+#define OPT_COMMON_LONG \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }
+#define OPT_COMMON_HELP \
+	"  -v, --verbose           say more (repeatable)\n" \
+	"  -q, --quiet             say only what fails\n" \
+	"  -h, --help              show this help\n" \
+	"  -V, --version           show the version\n"
+/* The address forms, for the --help of tools that connect. */
+#define OPT_ADDRESS_HELP \
+	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (see usock(7)).\n"
+/* Handle C if it is one of -v -q -h -V (USAGE is the --help text), or
+ * report a bad option and exit 2. */
+void opt_common(int c, const char *usage, char **argv);
+/* Handle C if it is -m/--mode, -o/--owner or -b/--backlog (the socket
+ * file and listen options), storing ARG into LO.  Returns 1 if it was. */
+int opt_listen(int c, const char *arg, struct listen_opts *lo);
+/* --mode and --owner apply to UNIX socket paths only: exits 2 naming
+ * ARG when LO asks for them on another kind of address A. */
+void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
+			 const char *arg);
+/* Parse an address; exits 2 with the reason on error. */
+void opt_addr(struct addr *a, const char *s, int flags);
+
+
+/* Print --version output for PROG on stdout. */
+void print_version(void);
+
+#endif

@@ -1,0 +1,70 @@
+/* sock.h — opening sockets: connecting, listening on socket files,
+ * and whether a socket file is live. */
+#ifndef USOCK_SOCK_H
+#define USOCK_SOCK_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include "addr.h"
+
+/* ---- sock.c: opening sockets ---- */
+
+struct listener {
+	int fd;
+	struct addr addr;  /* as asked; for TCP port 0 updated to the real port */
+	int dirfd;         /* UNIX path: its directory, for removal at exit */
+	char name[256];    /* UNIX path: final component */
+	dev_t dev;         /* UNIX path: identity of the file we created */
+	ino_t ino;
+	pid_t holder_pid;  /* after EADDRINUSE: pid of the live listener, or 0 */
+};
+
+struct listen_opts {
+	int backlog;
+	int has_mode;
+	mode_t mode;
+	uid_t uid;         /* (uid_t)-1: leave */
+	gid_t gid;         /* (gid_t)-1: leave */
+};
+
+/* Listen on A.  Returns 0 or -1 with errno set (EADDRINUSE: a live
+ * listener holds the path, l->holder_pid says who; EEXIST: something
+ * that is not a socket is there; ENAMETOOLONG: past sun_path). */
+int sock_listen(struct listener *l, const struct addr *a,
+		const struct listen_opts *o);
+/* Close L and remove its socket file if the path still holds it. */
+void sock_unlisten(struct listener *l);
+/* Remove L's socket file (if still ours) but keep nothing else. */
+void sock_unlink(struct listener *l);
+
+/* Fill a->sa for a UNIX path so that connects need no lookup (a path
+ * past sun_path keeps its directory open for the life of the process).
+ * 0 or -1 with errno. */
+int sock_prepare(struct addr *a);
+/* Canonical form of the address L listens on (the real port). */
+char *sock_local_format(const struct listener *l, char *buf, size_t n);
+/* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
+ * -1 for none).  Returns a non-blocking CLOEXEC fd, or -1 with errno
+ * (ETIMEDOUT at the deadline). */
+int sock_connect(const struct addr *a, int64_t deadline);
+/* Accept one connection: non-blocking CLOEXEC fd or -1 with errno. */
+int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len);
+/* SO_PEERCRED of a UNIX socket; 0 or -1. */
+int sock_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/* errno is worth retrying while waiting for an endpoint to appear */
+int sock_retryable(int e);
+
+/* ---- sockstate.c ---- */
+
+struct stat;
+/* What is bound to the socket file ST describes, in this network
+ * namespace: 2 a listener (or bound datagram socket), 1 bound but not
+ * listening, 0 nothing (stale); -1 with errno if the kernel cannot say.
+ * *sockino is the socket's inode. */
+int sock_file_state(const struct stat *st, uint32_t *sockino);
+/* A process holding socket inode SOCKINO open, or 0 (a partial scan
+ * without privileges). */
+pid_t sock_inode_owner(uint32_t sockino);
+
+#endif

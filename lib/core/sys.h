@@ -1,0 +1,42 @@
+/* sys.h — small system helpers: signals as events, fd flags, the
+ * monotonic clock, /proc/PID/comm. */
+#ifndef USOCK_SYS_H
+#define USOCK_SYS_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Kind of an fd for choosing a relay path. */
+enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };
+
+/* ---- sig.c: signals as events ---- */
+
+/* Ignore SIGPIPE; block the signals in SET and return a signalfd for
+ * them (CLOEXEC, non-blocking), or -1. */
+int sig_fd(const sigset_t *set);
+/* Read one signal from FD: its number, or 0. */
+int sig_read(int fd);
+/* In a child before exec: default SIGPIPE, empty signal mask. */
+void sig_reset_child(void);
+
+/* ---- fd.c, time.c: small helpers ---- */
+
+int fd_nonblock(int fd, int on);
+int fd_cloexec(int fd);
+/* Best effort: enlarge a pipe to 1 MiB so bulk transfers take fewer
+ * wake-ups (the kernel may refuse past the user's pipe quota). */
+void fd_grow_pipe(int fd);
+int64_t now_ms(void);
+/* Make pipes and sockets on stdin and stdout non-blocking (pipes grown
+ * too) for a relay; their flags are put back at exit, since the open
+ * file may be shared with other processes. */
+void stdio_prepare(void);
+enum fd_kind fd_kind(int fd);
+
+/* ---- proc.c ---- */
+
+/* The command name of PID (from /proc/PID/comm) in BUF, or NULL. */
+char *proc_comm(pid_t pid, char *buf, size_t n);
+
+#endif
