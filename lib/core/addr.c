@@ -2,6 +2,7 @@
  * parser, its resolver and its canonical printer. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -291,18 +292,154 @@ int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
 	return 0;
 }
 
-/* Copy S into BUF, escaping bytes that are not printable as \xHH. */
-static void put_escaped(char *buf, size_t n, const char *s, size_t len)
+/* ---- the one escaping rule: usock(7), "Canonical form" ---- */
+
+/* Code points that are well-formed but never written as they are: the C1
+ * controls, the line and paragraph separators (Zl, Zp), the Unicode
+ * format characters (general category Cf, Unicode 15.1: bidi overrides,
+ * zero-width joiners, soft hyphen, tags...) and the specials block's
+ * non-printing code points.  Sorted, inclusive ranges. */
+static const uint32_t esc_hidden[][2] = {
+	{ 0x0080, 0x009f }, { 0x00ad, 0x00ad }, { 0x0600, 0x0605 },
+	{ 0x061c, 0x061c }, { 0x06dd, 0x06dd }, { 0x070f, 0x070f },
+	{ 0x0890, 0x0891 }, { 0x08e2, 0x08e2 }, { 0x180e, 0x180e },
+	{ 0x200b, 0x200f }, { 0x2028, 0x202e }, { 0x2060, 0x206f },
+	{ 0xfeff, 0xfeff }, { 0xfff0, 0xfffb }, { 0xfffe, 0xffff },
+	{ 0x110bd, 0x110bd }, { 0x110cd, 0x110cd }, { 0x13430, 0x1343f },
+	{ 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0000, 0xe007f },
+};
+
+static int esc_is_hidden(uint32_t cp)
+{
+	size_t lo = 0, hi = sizeof esc_hidden / sizeof esc_hidden[0];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (cp < esc_hidden[mid][0])
+			hi = mid;
+		else if (cp > esc_hidden[mid][1])
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+int esc_keep(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	uint32_t cp;
+	int n;
+
+	if (!len)
+		return 0;
+	if (p[0] < 0x80)
+		return p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\';
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;              /* overlong */
+	else if (p[0] == 0xed)
+		hi = 0x9f;              /* UTF-16 surrogates */
+	else if (p[0] == 0xf0)
+		lo = 0x90;              /* overlong */
+	else if (p[0] == 0xf4)
+		hi = 0x8f;              /* past U+10FFFF */
+	cp = p[0] & (0x7fu >> n);
+	for (int i = 1; i < n; i++) {
+		if ((size_t)i >= len)
+			return -1;
+		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	return esc_is_hidden(cp) ? 0 : n;
+}
+
+size_t esc_bytes(char *buf, size_t n, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, need = 0;
+
+	for (size_t i = 0; i < len;) {
+		int k = esc_keep(s + i, len - i);
+		if (k > 0) {
+			if (o == need && o + (size_t)k < n) {
+				memcpy(buf + o, s + i, (size_t)k);
+				o += (size_t)k;
+			}
+			need += (size_t)k;
+			i += (size_t)k;
+			continue;
+		}
+		unsigned char c = (unsigned char)s[i++];
+		if (o == need && o + 4 < n) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+		need += 4;
+	}
+	if (n)
+		buf[o] = 0;
+	return need;
+}
+
+const char *esc_str(char *buf, size_t n, const char *s)
+{
+	esc_bytes(buf, n, s ? s : "", s ? strlen(s) : 0);
+	return buf;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+ssize_t esc_decode(char *out, size_t n, const char *s, const char **why)
+{
+	size_t o = 0;
+
+	for (; *s; o++) {
+		char c = *s++;
+		if (c == '\\') {
+			int h = s[0] == 'x' ? hexval(s[1]) : -1;
+			int l = h >= 0 ? hexval(s[2]) : -1;
+			if (l < 0) {
+				*why = "a backslash starts an escape \\xHH "
+				       "(write a backslash itself as \\x5c)";
+				errno = EINVAL;
+				return -1;
+			}
+			c = (char)(h << 4 | l);
+			s += 3;
+		}
+		if (o + 1 >= n) {
+			*why = "too long";
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		out[o] = c;
+	}
+	if (n)
+		out[o] = 0;
+	return (ssize_t)o;
+}
+
+/* Append the escaped form of S[0..LEN) to the text in BUF. */
+static void put_esc(char *buf, size_t n, const char *s, size_t len)
 {
 	size_t o = strlen(buf);
-	for (size_t i = 0; i < len && o + 5 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-	}
-	buf[o < n ? o : n - 1] = 0;
+	esc_bytes(buf + o, n - o, s, len);
 }
 
 static const char *unix_prefix(int type)
@@ -316,11 +453,11 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 	switch (a->kind) {
 	case ADDR_UNIX:
 		snprintf(buf, n, "%s", unix_prefix(a->type));
-		put_escaped(buf, n, a->path, strlen(a->path));
+		put_esc(buf, n, a->path, strlen(a->path));
 		break;
 	case ADDR_ABSTRACT:
 		snprintf(buf, n, "@");
-		put_escaped(buf, n, a->path, strlen(a->path));
+		put_esc(buf, n, a->path, strlen(a->path));
 		break;
 	case ADDR_TCP: {
 		/* a bare port listens on loopback, connects to localhost */
@@ -349,10 +486,10 @@ char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 		size_t plen = len > off ? len - off : 0;
 		if (plen && sun->sun_path[0] == 0) {
 			snprintf(buf, n, "@");
-			put_escaped(buf, n, sun->sun_path + 1, plen - 1);
+			put_esc(buf, n, sun->sun_path + 1, plen - 1);
 		} else {
 			snprintf(buf, n, "%s", unix_prefix(type));
-			put_escaped(buf, n, sun->sun_path, strnlen(sun->sun_path, plen));
+			put_esc(buf, n, sun->sun_path, strnlen(sun->sun_path, plen));
 		}
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;

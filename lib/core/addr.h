@@ -47,7 +47,45 @@ char *addr_format(const struct addr *a, char *buf, size_t n);
 /* Canonical form of a kernel socket address; type is the socket type. */
 char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 		char *buf, size_t n);
-/* Room for any canonical address. */
-#define ADDR_STRLEN 4200
+/* Room for any canonical address: a prefix and a 4095-byte path with
+ * every byte escaped. */
+#define ADDR_STRLEN (16 + 4 * 4096)
+
+/* ---- addr.c: the one escaping rule (usock(7), "Canonical form") ----
+ * Every name that comes from outside (socket paths, abstract names,
+ * peer addresses, process, user and group names, file names in reasons)
+ * is printed through esc_bytes(), in every output; esc_decode() reads
+ * it back: esc_decode(esc_bytes(x)) == x for every byte string x.
+ *
+ * Written as they are: printable ASCII (0x20..0x7e, the space included)
+ * except the backslash, and well-formed UTF-8 characters other than the
+ * C1 controls (U+0080..U+009F), the line and paragraph separators
+ * (U+2028, U+2029), the format characters (Unicode category Cf: U+00AD,
+ * U+200B..U+200F, U+202A..U+202E, U+2060..U+206F, U+FEFF, tags...) and
+ * the non-printing specials (U+FFF0..U+FFFB, U+FFFE, U+FFFF).  Every
+ * other byte (NUL, C0 controls, DEL, '\', bytes of malformed UTF-8 and
+ * each byte of a hidden character) is written \xHH, two lowercase hex
+ * digits.  The output never holds a control byte. */
+
+/* How many bytes at S (LEN of them) are written as they are: 1 for
+ * printable ASCII, 2..4 for a printable UTF-8 character; 0 when the
+ * byte at S is written \xHH; -1 when the LEN bytes are the proper start
+ * of a well-formed multibyte character cut short (a reader of a stream
+ * waits for more; for a whole string it means 0). */
+int esc_keep(const char *s, size_t len);
+/* Write the LEN bytes at S, escaped, into BUF (N bytes), NUL-terminated
+ * when N > 0.  Like snprintf, returns the length the whole text needs
+ * (without the NUL); when that is N or more, BUF holds the part that
+ * fits, cut between two characters or escapes, never inside one.  The
+ * whole text is at most 4 * LEN bytes. */
+size_t esc_bytes(char *buf, size_t n, const char *s, size_t len);
+/* esc_bytes() of the string S (NULL is ""); returns BUF. */
+const char *esc_str(char *buf, size_t n, const char *s);
+/* Decode the \xHH escapes of the string S (hex digits in either case)
+ * into OUT (room for N bytes, a NUL added after the decoded bytes, which
+ * may hold NUL bytes themselves).  Returns the number of decoded bytes,
+ * or -1 with *why set (static) and errno EINVAL (a backslash that does
+ * not start \xHH) or ENAMETOOLONG (OUT too small). */
+ssize_t esc_decode(char *out, size_t n, const char *s, const char **why);
 
 #endif

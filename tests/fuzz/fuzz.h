@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
+
 #define FUZZ_CHECK(cond, ...)                                              \
 	do {                                                               \
 		if (!(cond)) {                                             \
@@ -37,6 +39,30 @@ static inline int fuzz_printable(const char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			return 0;
+	return 1;
+}
+
+/* S is in the canonical escaped form of usock(7): every backslash starts
+ * \xHH, and every other character is one that esc_keep() writes as it
+ * is (so no control byte, C1 control or format character).  Needs
+ * core/addr.h. */
+static inline int fuzz_escaped(const char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		if (s[i] == '\\') {
+			if (s[i + 1] != 'x' || !s[i + 2] || !s[i + 3] ||
+			    !strchr("0123456789abcdef", s[i + 2]) ||
+			    !strchr("0123456789abcdef", s[i + 3]))
+				return 0;
+			i += 4;
+			continue;
+		}
+		int k = esc_keep(s + i, len - i);
+		if (k <= 0)
+			return 0;
+		i += (size_t)k;
+	}
 	return 1;
 }
 

@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_parsed(&a, flags, s);
 	addr_format(&a, f1, sizeof f1);
-	FUZZ_CHECK(fuzz_printable(f1), "%s: printed form not printable", s);
+	FUZZ_CHECK(fuzz_escaped(f1), "%s: printed form not escaped", s);
 
 	/* Truncated into a smaller buffer: a NUL-terminated prefix. */
 	size_t len = strlen(f1);

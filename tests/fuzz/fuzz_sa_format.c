@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct sockaddr *sa = (const struct sockaddr *)ss;
 
 	sa_format(sa, len, type, full, sizeof full);
-	FUZZ_CHECK(strlen(full) < sizeof full && fuzz_printable(full),
+	FUZZ_CHECK(strlen(full) < sizeof full && fuzz_escaped(full),
 		   "not printable: %s", full);
 
 	size_t n = 1 + data[1];

@@ -1,5 +1,6 @@
 /* test_addr.c — unit tests of the address grammar, its printer and the
  * numeric option parsers. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,19 @@ static void bad(const char *s, int flags, const char *want)
 	CHECK(r < 0, "'%s' accepted", s);
 	if (r < 0)
 		CHECK(strstr(why, want) != NULL, "'%s': reason '%s' lacks '%s'", s, why, want);
+}
+
+/* The LEN bytes at S escape to WANT, and WANT decodes back to them. */
+static void esc(const char *s, size_t len, const char *want)
+{
+	char buf[256], back[64];
+	const char *why = "";
+	size_t need = esc_bytes(buf, sizeof buf, s, len);
+	CHECK(need == strlen(want) && !strcmp(buf, want),
+	      "escaped to '%s' (%zu), want '%s'", buf, need, want);
+	ssize_t n = esc_decode(back, sizeof back, buf, &why);
+	CHECK(n == (ssize_t)len && !memcmp(back, s, len), "'%s' decodes back: %s",
+	      buf, n < 0 ? why : "to other bytes");
 }
 
 static void dur(const char *s, int64_t want)
@@ -110,6 +124,39 @@ int main(void)
 	char buf[ADDR_STRLEN];
 	addr_parse(&a, "@a\tb", 0, &why);
 	CHECK(!strcmp(addr_format(&a, buf, sizeof buf), "@a\\x09b"), "escaped: %s", buf);
+
+	/* the one escaping rule, and its decoder */
+	esc("", 0, "");
+	esc("plain name.sock", 15, "plain name.sock");
+	esc("a\\b", 3, "a\\x5cb");
+	esc("a\nb\0c", 5, "a\\x0ab\\x00c");
+	esc("\x1b]0;PWNED\x07\x7f", 11, "\\x1b]0;PWNED\\x07\\x7f");
+	esc("caf\xc3\xa9", 5, "caf\xc3\xa9");                     /* é passes */
+	esc("\xe2\x88\x95", 3, "\xe2\x88\x95");                 /* U+2215 is printable */
+	esc("\xc2\x85", 2, "\\xc2\\x85");                       /* NEL, a C1 control */
+	esc("\xe2\x80\xae", 3, "\\xe2\\x80\\xae");           /* RLO, Cf */
+	esc("\xe2\x80\x8b", 3, "\\xe2\\x80\\x8b");           /* zero-width space */
+	esc("\xe2\x80\xa8", 3, "\\xe2\\x80\\xa8");           /* line separator */
+	esc("\xef\xbb\xbf", 3, "\\xef\\xbb\\xbf");           /* BOM */
+	esc("\xc2\xad", 2, "\\xc2\\xad");                       /* soft hyphen */
+	esc("\xf3\xa0\x80\x81", 4, "\\xf3\\xa0\\x80\\x81"); /* tag U+E0001 */
+	esc("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");       /* emoji passes */
+	esc("\xff\xc3", 2, "\\xff\\xc3");                       /* not UTF-8 */
+	esc("\xc0\xaf", 2, "\\xc0\\xaf");                       /* overlong */
+	esc("\xed\xa0\x80", 3, "\\xed\\xa0\\x80");           /* surrogate */
+	esc("\xe2\x82", 2, "\\xe2\\x82");                       /* cut short */
+	CHECK(esc_keep("\xe2\x82", 2) == -1, "a cut character waits for more");
+	CHECK(esc_keep("\xe2\x82\xac", 3) == 3, "euro sign kept");
+	/* cut only between characters and escapes */
+	CHECK(esc_bytes(buf, 6, "ab\ncd", 5) == 8 && !strcmp(buf, "ab"), "cut: %s", buf);
+	CHECK(esc_bytes(buf, 4, "a\xc3\xa9" "b", 4) == 4 && !strcmp(buf, "a\xc3\xa9"), "cut: %s", buf);
+	CHECK(esc_bytes(buf, 3, "a\xc3\xa9" "b", 4) == 4 && !strcmp(buf, "a"), "cut: %s", buf);
+	CHECK(esc_decode(name, sizeof name, "a\\x4", &why) < 0 && strstr(why, "x5c"),
+	      "a lone backslash is refused");
+	CHECK(esc_decode(name, sizeof name, "a\\q", &why) < 0, "\\q refused");
+	CHECK(esc_decode(name, sizeof name, "\\x4A\\x4b", &why) == 2 && !strcmp(name, "JK"),
+	      "either case of hex");
+	CHECK(esc_decode(name, 3, "abc", &why) < 0 && errno == ENAMETOOLONG, "too long");
 
 	/* resolution: a literal resolves without a resolver */
 	int usage;
