@@ -68,7 +68,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	int c;
 	*a = (struct args){ 0 };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:au:vqhV", longopts, NULL)) != -1) {
+	struct opt_iter it = OPT_ITER(argc, argv, 0);
+	while ((c = opt_next(&it, "+:au:vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'a': a->all = 1; break;
 		case OPT_TCP: a->tcp = 1; break;

@@ -94,13 +94,14 @@ static void parse_argv(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof *a);
 	opterr = 0;
+	struct opt_iter it = OPT_ITER(argc, argv, 0);
 	a->lo = (struct listen_opts){ .backlog = 4096, .uid = (uid_t)-1,
 				      .gid = (gid_t)-1 };
 	a->b.idle_ms = -1;
 	a->b.connect_ms = 10000;
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
-	while ((c = getopt_long(argc, argv, "+:c:m:o:b:vqhV", longopts, NULL)) != -1) {
+	while ((c = opt_next(&it, "+:c:m:o:b:vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
 		case OPT_ALLOW:

@@ -196,8 +196,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 				     .warmup_ms = 200, .timeout_ms = 10000,
 				     .wait_ms = -1 };
 	opterr = 0;
-	/* options may follow ADDRESS and MODE: no '+' */
-	while ((c = getopt_long(argc, argv, ":P:n:d:s:t:w:r:vqhV", longopts, NULL)) != -1) {
+	struct opt_iter it = OPT_ITER(argc, argv, 0);
+	while ((c = opt_next(&it, "+:P:n:d:s:t:w:r:vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'P':
 			a->bo.conns = opt_ulong("--parallel", optarg, 1, 100000);

@@ -105,7 +105,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 
 	*a = (struct args){ .wait_ms = -1, .timeout_ms = -1, .interactive = -1 };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:w:zt:ixvqhV", longopts, NULL)) != -1) {
+	struct opt_iter it = OPT_ITER(argc, argv, 0);
+	while ((c = opt_next(&it, "+:w:zt:ixvqhV", longopts)) != -1) {
 		switch (c) {
 		case 'w': a->wait_ms = opt_duration("--wait", optarg); break;
 		case 'z': a->probe = 1; break;

@@ -69,9 +69,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 
 	*a = (struct args){ .max_conns = 256 };
 	opterr = 0;
+	struct opt_iter it = OPT_ITER(argc, argv, 1);
 	a->lo = (struct listen_opts){ .backlog = 128, .uid = (uid_t)-1,
 				      .gid = (gid_t)-1 };
-	while ((c = getopt_long(argc, argv, "+:kc:m:o:b:xvqhV", longopts, NULL)) != -1) {
+	while ((c = opt_next(&it, "+:kc:m:o:b:xvqhV", longopts)) != -1) {
 		switch (c) {
 		case 'k': a->keep = 1; break;
 		case 'c':
@@ -90,8 +91,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->addr_arg = argv[optind++];
 	if (optind < argc) {
 		if (strcmp(argv[optind], "--"))
-			die(EXIT_USAGE, "unexpected argument '%s' (options go before "
-			    "ADDRESS, COMMAND after --)", argv[optind]);
+			die(EXIT_USAGE, "unexpected argument '%s' (COMMAND goes after "
+			    "--)", argv[optind]);
 		if (++optind >= argc)
 			die(EXIT_USAGE, "missing COMMAND after --");
 		a->cmd = argv + optind;

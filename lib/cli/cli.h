@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <getopt.h>
 #include "core/addr.h"
 #include "core/sock.h"
 
@@ -50,7 +51,24 @@ int64_t opt_duration(const char *opt, const char *s);
 mode_t opt_mode(const char *opt, const char *s);
 /* USER[:GROUP] or :GROUP, names or numbers; exits 2 naming OPT. */
 void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);
-/* After getopt_long() (run with opterr = 0 and an optstring starting
+/* getopt_long() with GNU argument permutation, the same in every tool:
+ * options may follow operands, and "--" ends the options.  Call it in
+ * a loop as getopt_long() (opterr = 0, OPTSTRING starting with "+:");
+ * once it returns -1, argv[optind..argc) holds the operands in the
+ * order given.  A "--" that comes after KEEP_DASHDASH operands (0:
+ * never) is kept among them, with everything after it unparsed: that
+ * is how usock-listen's "ADDRESS -- COMMAND ARG..." reaches COMMAND
+ * untouched.  Reorders argv[] (the pointers, not the strings). */
+struct opt_iter {
+	int argc;
+	char **argv;
+	int end;             /* argv[end..argc): operands seen so far */
+	int keep_dashdash;
+};
+#define OPT_ITER(argc, argv, keep) { (argc), (argv), (argc), (keep) }
+int opt_next(struct opt_iter *it, const char *optstring,
+	     const struct option *longopts);
+/* After opt_next() (run with opterr = 0 and an optstring starting
  * with "+:") returned C = '?' or ':': one line naming the bad option,
  * then exit 2. */
 _Noreturn void opt_bad(int c, char **argv);

@@ -104,6 +104,49 @@ void opt_addr(struct addr *a, const char *s, int flags)
 		die(usage ? EXIT_USAGE : 1, "address '%s': %s", s, why);
 }
 
+/* Reverse argv[a..b). */
+static void reverse(char **v, int a, int b)
+{
+	while (a < --b) {
+		char *t = v[a];
+		v[a++] = v[b];
+		v[b] = t;
+	}
+}
+
+int opt_next(struct opt_iter *it, const char *optstring,
+	     const struct option *longopts)
+{
+	char **v = it->argv;
+	for (;;) {
+		int prev = optind;
+		int c = getopt_long(it->end, v, optstring, longopts, NULL);
+		if (c != -1)
+			return c;
+		int nops = it->argc - it->end;
+		if (optind == prev + 1 && !strcmp(v[prev], "--")) {
+			/* "--": what follows is operands, after those seen */
+			int from = it->keep_dashdash && nops >= it->keep_dashdash ?
+				   prev : optind;
+			reverse(v, from, it->end);
+			reverse(v, it->end, it->argc);
+			reverse(v, from, it->argc);
+			optind = from;
+			return -1;
+		}
+		if (optind >= it->end) {
+			optind = it->end;
+			return -1;
+		}
+		/* an operand: move it to the end, after those seen before */
+		char *w = v[optind];
+		memmove(v + optind, v + optind + 1,
+			(size_t)(it->argc - optind - 1) * sizeof *v);
+		v[it->argc - 1] = w;
+		it->end--;
+	}
+}
+
 void opt_bad(int c, char **argv)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
