@@ -8,7 +8,7 @@
 #include <sys/types.h>
 #include "addr.h"
 
-/* ---- sock.c: opening sockets ---- */
+/* ---- listen.c: listening sockets ---- */
 
 struct listener {
 	int fd;
@@ -37,13 +37,15 @@ int sock_listen(struct listener *l, const struct addr *a,
 void sock_unlisten(struct listener *l);
 /* Remove L's socket file (if still ours) but keep nothing else. */
 void sock_unlink(struct listener *l);
+/* Canonical form of the address L listens on (the real port). */
+char *sock_local_format(const struct listener *l, char *buf, size_t n);
+
+/* ---- sock.c: connecting sockets ---- */
 
 /* Fill a->sa for a UNIX path so that connects need no lookup (a path
  * past sun_path keeps its directory open for the life of the process).
  * 0 or -1 with errno. */
 int sock_prepare(struct addr *a);
-/* Canonical form of the address L listens on (the real port). */
-char *sock_local_format(const struct listener *l, char *buf, size_t n);
 /* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
  * -1 for none).  Returns a non-blocking CLOEXEC fd, or -1 with errno
  * (ETIMEDOUT at the deadline). */
