@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"      --tcp               with --all: TCP listeners too\n"
 	"      --json              one JSON array, one object per socket\n"
 	"      --audit             report risky sockets only; exit 1 if any\n"
-	"  -u, --user USER         may USER connect (instead of you)?\n"
+	"  -u, --user USER[:GROUP] may USER connect (instead of you)?\n"
 	"      --probe             also connect to each socket and report\n"
 	"  -v, --verbose           more detail (inodes, peers' processes)\n"
 	"  -q, --quiet             report only what is not a live listener\n"
@@ -89,8 +89,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --probe without an ADDRESS");
 	if (!a->naddrs)
 		a->all = 1;
-	if (a->user_arg && perm_user_lookup(&a->user, a->user_arg) < 0)
-		die(EXIT_USAGE, "--user: no such user: %s", a->user_arg);
+	const char *why;
+	if (a->user_arg && perm_user_lookup(&a->user, a->user_arg, &why) < 0)
+		die(errno == ENOMEM ? 1 : EXIT_USAGE, "--user: %s: %s", why,
+		    errno == ESRCH ? strchr(a->user_arg, ':') + 1 : a->user_arg);
 	const char *nc = getenv("NO_COLOR");
 	a->color = isatty(1) && !(nc && *nc);
 }
@@ -610,5 +612,6 @@ int main(int argc, char **argv)
 		log_verbose("%d of %zu sockets with findings", findings, rs.n);
 	inspect_reports_free(rs.v, rs.n);
 	inspect_free(&c);
+	perm_user_free(&a.user);
 	return a.audit ? findings > 0 : failed;
 }

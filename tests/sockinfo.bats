@@ -252,6 +252,77 @@ open_t() {
 	assert_regex "$stderr" '^sockinfo: --user: no such user: no-such-user-usock$'
 }
 
+# free_uid: a uid with no passwd entry (and no group of that number).
+free_uid() {
+	local u=43210
+	while getent passwd "$u" >/dev/null || getent group "$u" >/dev/null; do
+		u=$((u + 1))
+	done
+	echo "$u"
+}
+
+@test "-u UID with no passwd entry: that uid, gid UID, no groups; never exact; UID:GID works" {
+	open_t
+	si_start "$T/g.sock" --mode 0660
+	local u
+	u=$(free_uid)
+	# the kernel, for the same credentials: refused (sockinfo's gid 0 must not leak)
+	run -1 setpriv --reuid "$u" --regid "$u" --clear-groups "$BIN/usock-connect" -z "$T/g.sock"
+	run -0 sockinfo --json -u "$u" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_equal "$(jfield "$output" '.exact')" false
+	assert_regex "$(jfield "$output" '.reason')" "^no write permission on $T/g.sock for others \\(mode 0660, owner root, group root\\); uid $u has no passwd entry: checked as gid $u with no supplementary groups"
+	refute_regex "$(jfield "$output" '.reason')" 'group root \('
+	# UID:GID names the group: exact, and the kernel agrees
+	run -0 setpriv --reuid "$u" --regid 0 --clear-groups "$BIN/usock-connect" -z "$T/g.sock"
+	run -0 sockinfo --json -u "$u:0" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_equal "$(jfield "$output" '.exact')" true
+	assert_regex "$(jfield "$output" '.reason')" 'granted to group root \(mode 0660'
+	run -0 sockinfo --json -u "$u:root" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	run -0 sockinfo --json -u "nobody:root" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	run -0 sockinfo --json -u nobody "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	# without root: an estimate, for the same uid and gid
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u "$u" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_equal "$(jfield "$output" '.exact')" false
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u "$u:0" "$T/g.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+	assert_equal "$(jfield "$output" '.exact')" false
+	run -2 --separate-stderr sockinfo -u "$u:no-such-group-usock" "$T/g.sock"
+	assert_equal "$stderr" "sockinfo: --user: no such group: no-such-group-usock"
+	run -2 --separate-stderr sockinfo -u "nobody:" "$T/g.sock"
+	assert_equal "$stderr" "sockinfo: --user: no group after the colon: nobody:"
+	run -2 --separate-stderr sockinfo -u ":0" "$T/g.sock"
+	assert_equal "$stderr" "sockinfo: --user: no such user: :0"
+}
+
+@test "-u USER in 300 groups: every group counts, as for the kernel" {
+	open_t
+	cp /etc/group "$T/group"
+	local i
+	for i in $(seq 1 300); do echo "usbg$i:x:$((47000 + i)):nobody"; done >>"$T/group"
+	si_start "$T/g.sock" --mode 0660 --group 47300
+	si_start "$T/h.sock" --mode 0660 --group 47001
+	# a private mount namespace sees the longer group file; nothing else does
+	run -0 unshare -m bash -c '
+		mount --bind "$1/group" /etc/group || exit 9
+		[ "$(id -G nobody | wc -w)" -gt 300 ] || exit 8
+		runuser -u nobody -- "$2/usock-connect" -z "$1/g.sock" || exit 7
+		"$2/sockinfo" --json -u nobody "$1/g.sock" "$1/h.sock"' _ "$T" "$BIN"
+	assert_equal "$(jq -r '[.[].can_connect] | join(" ")' <<<"$output")" "true true"
+	assert_equal "$(jq -r '[.[].exact] | join(" ")' <<<"$output")" "true true"
+	assert_regex "$(jq -r '.[0].reason' <<<"$output")" 'granted to group usbg300 \(mode 0660'
+	# and as that user itself: every group it holds counts
+	run -0 unshare -m bash -c '
+		mount --bind "$1/group" /etc/group || exit 9
+		runuser -u nobody -- "$2/sockinfo" --json "$1/g.sock" 2>/dev/null' _ "$T" "$BIN"
+	assert_equal "$(jfield "$output" '.can_connect')" true
+}
+
 @test "-u USER without root: estimated from the mode bits, and marked so" {
 	open_t
 	si_start "$T/600.sock" --mode 0600

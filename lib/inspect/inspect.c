@@ -725,8 +725,9 @@ int inspect_perms(struct inspect_report *r, size_t n,
 		  const struct perm_user *user)
 {
 	struct perm_verdict v;
-	int as_root = user && !user->self && geteuid() == 0 &&
-		      user->uid != geteuid();
+	int self = !user || user->self ||
+		   (user->uid == geteuid() && !user->gid_given);
+	int as_root = !self && geteuid() == 0;
 	struct perm_verdict *batch = NULL;
 	const char **paths = NULL;
 	size_t np = 0;
@@ -767,7 +768,7 @@ int inspect_perms(struct inspect_report *r, size_t n,
 		}
 		if (as_root)
 			;
-		else if (!user || user->self || user->uid == geteuid())
+		else if (self)
 			perm_check_self(r[i].path, &v);
 		else
 			perm_estimate(r[i].path, user, &v);

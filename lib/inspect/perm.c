@@ -70,56 +70,136 @@ static const char *group_name(gid_t gid, char *buf, size_t n)
 	return buf;
 }
 
-static void fill_groups(struct perm_user *u, const char *name)
+/* U's groups from the group database for NAME with primary group
+ * U->gid: as many as there are (the buffer grows until getgrouplist(3)
+ * says they fit).  0, or -1 with errno ENOMEM. */
+static int fill_groups(struct perm_user *u, const char *name)
 {
-	int ng = PERM_MAX_GROUPS;
-	u->ngroups = 0;
-	if (name && getgrouplist(name, u->gid, u->groups, &ng) >= 0)
-		u->ngroups = ng;
-	else if (u->gid != (gid_t)-1) {
-		u->groups[0] = u->gid;
-		u->ngroups = 1;
+	int cap = 64;
+	for (;;) {
+		gid_t *g = realloc(u->groups, (size_t)cap * sizeof *g);
+		if (!g)
+			return -1;
+		u->groups = g;
+		int ng = cap;
+		if (getgrouplist(name, u->gid, u->groups, &ng) >= 0) {
+			u->ngroups = ng;
+			return 0;
+		}
+		/* glibc sets ng to the number needed; others may not */
+		if (ng <= cap)
+			ng = cap * 2;
+		if (ng > 1 << 20) {
+			errno = ENOMEM;
+			return -1;
+		}
+		cap = ng;
 	}
 }
 
-int perm_user_lookup(struct perm_user *u, const char *user)
+/* A decimal id into *ID: 0, or -1 when S is not one (or is -1). */
+static int parse_id(const char *s, unsigned *id)
 {
-	struct passwd *pw = getpwnam(user);
-	memset(u, 0, sizeof *u);
-	if (!pw) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(user, &end, 10);
-		if (!*user || *end || errno || v >= UINT_MAX) {
-			errno = ENOENT;
-			return -1;
-		}
-		pw = getpwuid((uid_t)v);
-		if (!pw) {
-			/* a bare number: no groups known */
-			u->uid = (uid_t)v;
-			u->gid = (gid_t)-1;
-			snprintf(u->name, sizeof u->name, "%lu", v);
-			return 0;
-		}
-	}
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	snprintf(u->name, sizeof u->name, "%s", pw->pw_name);
-	fill_groups(u, u->name);
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || errno || v >= UINT_MAX)
+		return -1;
+	*id = (unsigned)v;
 	return 0;
 }
 
-void perm_user_self(struct perm_user *u)
+int perm_user_lookup(struct perm_user *u, const char *spec, const char **why)
+{
+	char user[256];
+	const char *colon = strchr(spec, ':');
+	size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
+	unsigned id;
+
+	memset(u, 0, sizeof *u);
+	*why = "no such user";
+	if (!ulen || ulen >= sizeof user) {
+		errno = ENOENT;
+		return -1;
+	}
+	memcpy(user, spec, ulen);
+	user[ulen] = 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw && parse_id(user, &id) == 0)
+		pw = getpwuid((uid_t)id);
+	if (pw) {
+		u->uid = pw->pw_uid;
+		u->gid = pw->pw_gid;
+		snprintf(u->name, sizeof u->name, "%s", pw->pw_name);
+	} else if (parse_id(user, &id) == 0) {
+		u->uid = (uid_t)id;
+		u->gid = (gid_t)id; /* the user-private-group convention */
+		u->gid_assumed = 1;
+		snprintf(u->name, sizeof u->name, "%u", id);
+	} else {
+		errno = ENOENT;
+		return -1;
+	}
+	if (colon) {
+		struct group *gr = colon[1] ? getgrnam(colon + 1) : NULL;
+		*why = colon[1] ? "no such group" : "no group after the colon";
+		if (gr)
+			u->gid = gr->gr_gid;
+		else if (parse_id(colon + 1, &id) == 0)
+			u->gid = (gid_t)id;
+		else {
+			errno = colon[1] ? ESRCH : ENOENT;
+			return -1;
+		}
+		u->gid_given = 1;
+		u->gid_assumed = 0;
+	}
+	if (pw && fill_groups(u, u->name) < 0) {
+		*why = strerror(errno);
+		perm_user_free(u);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int perm_user_self(struct perm_user *u)
 {
 	memset(u, 0, sizeof *u);
 	u->uid = geteuid();
 	u->gid = getegid();
 	u->self = 1;
 	user_name(u->uid, u->name, sizeof u->name);
-	int n = getgroups(PERM_MAX_GROUPS - 1, u->groups);
-	u->ngroups = n > 0 ? n : 0;
+	for (;;) {
+		int n = getgroups(0, NULL);
+		if (n < 0)
+			n = 0;
+		gid_t *g = realloc(u->groups, ((size_t)n + 1) * sizeof *g);
+		if (!g) {
+			perm_user_free(u);
+			errno = ENOMEM;
+			return -1;
+		}
+		u->groups = g;
+		int got = n ? getgroups(n, u->groups) : 0;
+		if (got >= 0) {
+			u->ngroups = got;
+			break;
+		}
+		if (errno != EINVAL) /* EINVAL: they grew meanwhile */
+			break;
+	}
 	u->groups[u->ngroups++] = u->gid;
+	return 0;
+}
+
+void perm_user_free(struct perm_user *u)
+{
+	free(u->groups);
+	u->groups = NULL;
+	u->ngroups = 0;
 }
 
 static int in_group(const struct perm_user *u, gid_t g)
@@ -397,21 +477,16 @@ static void missing(const char *abs, int e, struct perm_verdict *v)
 	because(v, "%s: %s", abs, strerror(e));
 }
 
-int perm_check_self(const char *path, struct perm_verdict *v)
+/* perm_check_self for ABS (absolute) as SELF. */
+static int check_self(const char *abs, const struct perm_user *self,
+		      struct perm_verdict *v)
 {
-	char abs[PATH_MAX], dir[PATH_MAX];
-	struct perm_user self;
+	char dir[PATH_MAX];
 	struct stat st;
-
-	memset(v, 0, sizeof *v);
-	v->exact = 1;
-	if (absolute(path, abs, sizeof abs) < 0)
-		return -1;
-	perm_user_self(&self);
 	if (faccessat(AT_FDCWD, abs, W_OK, AT_EACCESS) == 0) {
 		v->can = 1;
 		if (stat(abs, &st) == 0)
-			judge_file(&self, abs, &st, v);
+			judge_file(self, abs, &st, v);
 		else
 			because(v, "write access to %s", abs);
 		return 0;
@@ -425,15 +500,29 @@ int perm_check_self(const char *path, struct perm_verdict *v)
 	while (next_dir(abs, &pos, dir, sizeof dir) == 0) {
 		if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 &&
 		    (errno == EACCES || errno == EPERM)) {
-			deny_dir(&self, dir, v);
+			deny_dir(self, dir, v);
 			return 0;
 		}
 	}
 	if (stat(abs, &st) == 0)
-		judge_file(&self, abs, &st, v);
+		judge_file(self, abs, &st, v);
 	else
 		because(v, "no write permission on %s", abs);
 	return 0;
+}
+
+int perm_check_self(const char *path, struct perm_verdict *v)
+{
+	char abs[PATH_MAX];
+	struct perm_user self;
+
+	memset(v, 0, sizeof *v);
+	v->exact = 1;
+	if (absolute(path, abs, sizeof abs) < 0 || perm_user_self(&self) < 0)
+		return -1;
+	int r = check_self(abs, &self, v);
+	perm_user_free(&self);
+	return r;
 }
 
 int perm_estimate(const char *path, const struct perm_user *u,
@@ -475,6 +564,8 @@ estimate:;
 	size_t l = strlen(v->reason);
 	snprintf(v->reason + l, sizeof v->reason - l,
 		 "; estimated from the mode bits (run as root for an exact answer)");
+	if (u->gid_assumed)
+		perm_gid_assumed(u, v);
 	return 0;
 }
 
@@ -484,8 +575,7 @@ static _Noreturn void check_child(const struct perm_user *u,
 {
 	struct perm_verdict v;
 	int bad = setgroups((size_t)u->ngroups, u->groups) < 0 ||
-		  (u->gid != (gid_t)-1 && setgid(u->gid) < 0) ||
-		  setuid(u->uid) < 0;
+		  setgid(u->gid) < 0 || setuid(u->uid) < 0;
 	int e = errno;
 	for (size_t i = 0; i < n; i++) {
 		if (bad) {
@@ -550,6 +640,18 @@ int perm_check_as(const struct perm_user *u, const char *const *paths,
 	close(pfd[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	for (size_t i = 0; r == 0 && u->gid_assumed && i < n; i++)
+		perm_gid_assumed(u, &v[i]);
 	errno = e;
 	return r;
+}
+
+void perm_gid_assumed(const struct perm_user *u, struct perm_verdict *v)
+{
+	size_t l = strlen(v->reason);
+	v->exact = 0;
+	snprintf(v->reason + l, sizeof v->reason - l,
+		 "; uid %u has no passwd entry: checked as gid %u with no "
+		 "supplementary groups (name one with -u %u:GROUP)",
+		 (unsigned)u->uid, (unsigned)u->gid, (unsigned)u->uid);
 }

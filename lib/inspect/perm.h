@@ -8,15 +8,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PERM_MAX_GROUPS 256
-
 struct perm_user {
 	uid_t uid;
 	gid_t gid;
-	int ngroups;         /* supplementary groups, gid included */
-	gid_t groups[PERM_MAX_GROUPS];
+	int ngroups;         /* supplementary groups (gid may be among them) */
+	gid_t *groups;       /* malloc'd by perm_user_lookup/perm_user_self */
 	char name[64];
 	int self;            /* the effective credentials of this process */
+	int gid_given;       /* USER:GROUP named the group */
+	int gid_assumed;     /* a uid with no passwd entry and no :GROUP:
+				gid is the uid, and verdicts are estimates */
 };
 
 struct perm_verdict {
@@ -25,11 +26,19 @@ struct perm_verdict {
 	char reason[768];
 };
 
-/* The credentials of USER (a name, or a number).  0, or -1 with errno
- * ENOENT when there is no such user. */
-int perm_user_lookup(struct perm_user *u, const char *user);
-/* The effective credentials of this process. */
-void perm_user_self(struct perm_user *u);
+/* The credentials of SPEC: USER or USER:GROUP, each a name or a number.
+ * USER with a passwd entry gets its primary group (or GROUP) and every
+ * group the group database gives it (getgrouplist(3), however many:
+ * what initgroups(3) gives a login).  A number with no passwd entry gets
+ * GROUP, or the gid equal to the uid (gid_assumed), and no supplementary
+ * groups.  0, or -1 with errno (ENOENT: no such user, ESRCH: no such
+ * group, ENOMEM) and *why saying which. */
+int perm_user_lookup(struct perm_user *u, const char *spec, const char **why);
+/* The effective credentials of this process (all its groups).  0, or -1
+ * with errno ENOMEM. */
+int perm_user_self(struct perm_user *u);
+/* Free what perm_user_lookup or perm_user_self allocated. */
+void perm_user_free(struct perm_user *u);
 /* The name of user (GROUP 0) or group ID, or the number; remembered, as
  * a listing may ask for the same ones thousands of times. */
 const char *perm_id_name(unsigned id, int group);
@@ -46,6 +55,10 @@ int perm_estimate(const char *path, const struct perm_user *u,
  * child that takes U's uid, gid and groups.  0, or -1 with errno. */
 int perm_check_as(const struct perm_user *u, const char *const *paths,
 		  size_t n, struct perm_verdict *v);
+
+/* Mark V, worked out for U whose gid was assumed, as an estimate and
+ * say so in its reason. */
+void perm_gid_assumed(const struct perm_user *u, struct perm_verdict *v);
 
 /* POSIX ACLs as Linux stores them in "system.posix_acl_access". */
 #define PERM_ACL_USER_OBJ  0x01

@@ -117,10 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct perm_user u;
 	static struct perm_acl acl;
+	static gid_t groups[3];
 
 	if (size < 16)
 		return 0;
 	memset(&u, 0, sizeof u);
+	u.groups = groups;
 	u.uid = ids[data[0] & 7];
 	u.gid = ids[data[1] & 7];
 	u.groups[u.ngroups++] = ids[data[2] & 7];

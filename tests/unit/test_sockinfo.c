@@ -90,9 +90,9 @@ static void test_acl(void)
 	struct perm_acl acl;
 	char why[256];
 	struct perm_user alice = { .uid = 1000, .gid = 1000, .ngroups = 2,
-				   .groups = { 1000, 50 } };
+				   .groups = (gid_t[]){ 1000, 50 } };
 	struct perm_user bob = { .uid = 1001, .gid = 1001, .ngroups = 1,
-				 .groups = { 1001 } };
+				 .groups = (gid_t[]){ 1001 } };
 	struct perm_user root = { .uid = 0, .gid = 0 };
 	const unsigned rules[][3] = {
 		{ PERM_ACL_USER_OBJ, 6, ~0u }, { PERM_ACL_USER, 6, 1001 },
