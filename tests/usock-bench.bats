@@ -279,6 +279,37 @@ while True:
 	assert_failure 1
 }
 
+@test "an echo that sends more than it was sent fails every mode, even on the last message" {
+	# echoes each read, then junk, then the echo again
+	start_bg "$PY" -c '
+import socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(64)
+def serve(c):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d + b"JUNK" + d)
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$T/dup.sock"
+	wait_for_socket "$T/dup.sock"
+	local m
+	for m in "connect-rate -n 1 -s 16" "latency -n 1" "latency -n 2" "hold 1 -d 100ms"; do
+		# shellcheck disable=SC2086 # the mode and its arguments
+		bench --warmup 0 "unix:$T/dup.sock" $m
+		assert_failure 1
+		assert_regex "$stderr" 'the peer sent more than it was sent|the echo differs from what was sent|the peer sent bytes nobody asked for'
+	done
+}
+
 @test "--request: connect-rate sends a request and reads the answer until close" {
 	start_server "$T/pong.sock" --mode pong --count 0
 	printf 'PING\n' >"$T/req"

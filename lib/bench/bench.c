@@ -263,6 +263,39 @@ static int first_connect(struct bench *b)
 
 /* ---- messages: send SIZE bytes, read them back, compare ---- */
 
+/* C's last message came back: send EOF and wait for the peer's, so that
+ * bytes the peer sends beyond its echo fail the run instead of going
+ * unseen (check_in), then go on with AFTER. */
+static int check_close(struct bench *b, struct bconn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->st = S_EOF;
+	c->last = now_ms();
+	return watch(b, c, EPOLLIN);
+}
+
+static int msg_begin(struct bench *b, struct bconn *c);
+static int conn_open(struct bench *b, struct bconn *c);
+
+/* After check_close: the peer must close without another byte. */
+static int check_in(struct bench *b, struct bconn *c)
+{
+	ssize_t n = read(c->fd, b->scratch, SCRATCH);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0)
+		return fail(b, c, "wait for the peer to close", NULL, errno);
+	if (n > 0)
+		return fail(b, c, "read the echo",
+			    "the peer sent more than it was sent", EPROTO);
+	if (b->o->mode == BENCH_CONNECT_RATE) {
+		conn_close(c);
+		return conn_open(b, c);
+	}
+	conn_end(b, c);
+	return 0;
+}
+
 static int msg_out(struct bench *b, struct bconn *c)
 {
 	size_t size = b->o->size;
@@ -290,10 +323,8 @@ static int msg_begin(struct bench *b, struct bconn *c)
 	c->sent = c->got = 0;
 	c->st = S_SEND;
 	if (b->o->mode == BENCH_LATENCY) {
-		if (!more_units(b)) {
-			conn_end(b, c);
-			return 0;
-		}
+		if (!more_units(b))
+			return check_close(b, c);
 		c->counted = b->counting;
 		b->started += (uint64_t)c->counted;
 		c->t0 = now_ns();
@@ -319,13 +350,11 @@ static int msg_done(struct bench *b, struct bconn *c)
 			hist_add(b->h, t - c->t0);
 			b->finished++;
 		}
-		conn_close(c);
-		return conn_open(b, c);
+		return check_close(b, c);
 	default: /* hold */
 		if (c->final) {
 			b->r->count++;
-			conn_end(b, c);
-			return 0;
+			return check_close(b, c);
 		}
 		b->r->count++;
 		c->st = S_HELD;
@@ -538,6 +567,8 @@ static int handle(struct bench *b, struct bconn *c, unsigned ev)
 			return tp_out(b, c);
 		return 0;
 	}
+	if (c->st == S_EOF)
+		return check_in(b, c);
 	if (c->st == S_SEND && (ev & (EPOLLOUT | EPOLLERR)) && msg_out(b, c) < 0)
 		return -1;
 	if ((c->st == S_SEND || c->st == S_RECV) &&
