@@ -217,6 +217,42 @@ http_setup() {
 	pid_alive "$BPID"
 }
 
+@test "a target past 107 bytes is looked up at each connect: served after its directory is recreated, and when missing at start" {
+	local short=$T/short long d srv
+	long=$T/$(printf 'r%.0s' {1..70})/$(printf 's%.0s' {1..40})
+	for d in "$short" "$long"; do
+		mkdir -p "$d"
+		start_bg usock-listen -k "$d/app.sock" -- cat </dev/null
+		srv=$BG_PID
+		wait_for_file "$d/app.sock"
+		start_bridge 0 "$d/app.sock"
+		run -0 timeout 10 usock-connect "$HOSTPORT" <<<"v1 ${#d}"
+		assert_output "v1 ${#d}"
+		# a service restart recreates its runtime directory
+		kill "$srv"
+		expect_exit 0 "$srv"
+		rm -rf "$d"
+		mkdir -p "$d"
+		start_bg usock-listen -k "$d/app.sock" -- cat </dev/null
+		wait_for_file "$d/app.sock"
+		run -0 timeout 10 usock-connect "$HOSTPORT" <<<"v2 ${#d}"
+		assert_output "v2 ${#d}"
+		kill "$BPID"
+		expect_exit 0 "$BPID"
+	done
+	# a long target whose directory does not exist yet: the bridge starts
+	rm -rf "${long%/*}"
+	start_bridge 0 "$long/app.sock"
+	run -1 --separate-stderr timeout 10 usock-connect "$HOSTPORT" </dev/null
+	assert_output ""
+	wait_file_line "$BERR" "target refused \(No such file or directory\)"
+	mkdir -p "$long"
+	start_bg usock-listen -k "$long/app.sock" -- cat </dev/null
+	wait_for_file "$long/app.sock"
+	run -0 timeout 10 usock-connect "$HOSTPORT" <<<"late"
+	assert_output "late"
+}
+
 # ---- options -----------------------------------------------------------------
 
 @test "--allow: a client outside the ranges is closed without a byte and logged; the target sees nothing" {

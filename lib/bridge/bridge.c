@@ -199,22 +199,15 @@ static void set_nodelay(int fd)
 static int target_start(struct engine *e, struct conn *c)
 {
 	const struct addr *t = &e->b->target;
-	const struct sockaddr *sa = (const struct sockaddr *)&t->sa[c->ai];
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int pending;
+	int fd = sock_connect_start(t, c->ai, &pending);
 	if (fd < 0)
 		return -1;
-	if (sa->sa_family != AF_UNIX)
+	if (t->kind == ADDR_TCP)
 		set_nodelay(fd);
-	int r = connect(fd, sa, t->salen[c->ai]);
-	if (r < 0 && errno != EINPROGRESS) {
-		int err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
 	c->tfd = fd;
 	c->tev = NOREG;
-	return r == 0;
+	return !pending;
 }
 
 /* Put C into L after the connections that started no later than it: a

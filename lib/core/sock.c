@@ -126,19 +126,53 @@ static int connect_sa(int family, int type, const struct sockaddr *sa,
 
 int sock_prepare(struct addr *a)
 {
-	int dirfd;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa[0];
-	int len = unix_sockaddr(a->path, sun, &dirfd);
-	if (len < 0)
-		return -1;
-	a->salen[0] = (socklen_t)len;
 	a->nsa = 1;
+	if (strlen(a->path) <= (size_t)UNIX_PATH_LIMIT) {
+		int dirfd, len = unix_sockaddr(a->path, sun, &dirfd);
+		if (len < 0)
+			return -1;
+		a->salen[0] = (socklen_t)len;
+		return 0;
+	}
+	/* past sun_path: looked up through its directory at each connect */
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	a->salen[0] = sizeof sun->sun_family;
 	return 0;
+}
+
+int sock_connect_start(const struct addr *a, int i, int *pending)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->sa[i];
+	socklen_t len = a->salen[i];
+	struct sockaddr_un sun;
+	int dirfd = -1;
+
+	if (a->kind == ADDR_UNIX) {
+		int n = unix_sockaddr(a->path, &sun, &dirfd);
+		if (n < 0)
+			return -1;
+		sa = (const struct sockaddr *)&sun;
+		len = (socklen_t)n;
+	}
+	int fd = socket(sa->sa_family, a->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int r = fd < 0 ? -1 : connect(fd, sa, len);
+	int e = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	if (r < 0 && fd >= 0 && e != EINPROGRESS) {
+		close(fd);
+		fd = -1;
+	}
+	*pending = r < 0;
+	errno = e;
+	return fd;
 }
 
 int sock_connect(const struct addr *a, int64_t deadline)
 {
-	if (a->kind == ADDR_UNIX && !a->nsa) {
+	if (a->kind == ADDR_UNIX) {
 		struct sockaddr_un sun;
 		int dirfd;
 		int len = unix_sockaddr(a->path, &sun, &dirfd);

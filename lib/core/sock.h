@@ -42,10 +42,17 @@ char *sock_local_format(const struct listener *l, char *buf, size_t n);
 
 /* ---- sock.c: connecting sockets ---- */
 
-/* Fill a->sa for a UNIX path so that connects need no lookup (a path
- * past sun_path keeps its directory open for the life of the process).
- * 0 or -1 with errno. */
+/* Give a UNIX path address A one entry in a->sa (nsa 1), for use with
+ * sock_connect_start().  The path is still looked up at each connect,
+ * so a directory recreated meanwhile is found.  0 or -1 with errno. */
 int sock_prepare(struct addr *a);
+/* Start connecting a new non-blocking CLOEXEC socket of a->type to
+ * address number I of A (a UNIX path looked up now; one past sun_path
+ * through its directory, opened for this connect only).  Returns the fd
+ * with *pending 1 while the connect is in progress (EINPROGRESS: wait
+ * for POLLOUT, then read SO_ERROR) or 0 when connected; or -1 with errno
+ * (EAGAIN: a full UNIX backlog). */
+int sock_connect_start(const struct addr *a, int i, int *pending);
 /* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
  * -1 for none).  Returns a non-blocking CLOEXEC fd, or -1 with errno
  * (ETIMEDOUT at the deadline). */
