@@ -19,7 +19,7 @@
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
-	OPT_CRLF, OPT_RAW
+	OPT_CRLF, OPT_RAW, OPT_LINGER
 };
 
 static const char usage_text[] =
@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"      --crlf              end the lines typed with CR LF\n"
 	"      --raw               show the peer's bytes as they are, unescaped\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
+	"      --linger SECONDS    at input EOF send no EOF; print what arrives\n"
+	"                          until the peer closes or SECONDS pass silent\n"
 	OPT_COMMON_HELP
 	"\n"
 	OPT_ADDRESS_HELP
@@ -55,6 +57,7 @@ static const struct option longopts[] = {
 	{ "crlf", no_argument, NULL, OPT_CRLF },
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "hexdump", no_argument, NULL, 'x' },
+	{ "linger", required_argument, NULL, OPT_LINGER },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -64,6 +67,7 @@ struct args {
 	const char *addr_arg;
 	int64_t wait_ms;     /* -1: do not wait */
 	int64_t timeout_ms;  /* -1: none */
+	int64_t linger_ms;   /* --linger, or 0: half-close at input EOF */
 	int probe;
 	int interactive;     /* -1: decide from the terminal */
 	int hexdump;
@@ -119,6 +123,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_CRLF: a->crlf = 1; break;
 		case OPT_RAW: a->raw = 1; break;
 		case 'x': a->hexdump = 1; break;
+		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
 		default: opt_common(c, usage_text, argv);
 		}
 	}
@@ -131,6 +136,12 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --probe with --interactive");
 	if (a->probe && a->hexdump)
 		die(EXIT_USAGE, "cannot use --probe with --hexdump");
+	if (a->probe && a->linger_ms)
+		die(EXIT_USAGE, "cannot use --probe with --linger");
+	if (a->linger_ms && a->interactive == 1)
+		die(EXIT_USAGE, "cannot use --linger with --interactive");
+	if (a->linger_ms)
+		a->interactive = 0; /* a script's option: no line editing */
 	choose_mode(a);
 	a->addr_arg = argv[optind];
 	opt_addr(&a->addr, a->addr_arg, 0);
@@ -316,6 +327,10 @@ int main(int argc, char **argv)
 	/* On a terminal there is no half-close to wait for: the session
 	 * ends when the peer does. */
 	r.end_on_down_eof = isatty(0);
+	if (a.linger_ms) {
+		r.up.keep_out = 1;
+		r.linger_ms = a.linger_ms;
+	}
 
 	struct pump *failed = NULL;
 	int rc = relay_run(&r, &failed);

@@ -11,6 +11,7 @@ int relay_run(struct relay *r, struct pump **failed)
 	struct pump *pp[2] = { &r->up, &r->down };
 	int want[2] = { PUMP_WANT_READ, PUMP_WANT_READ };
 	int64_t last = now_ms();
+	int64_t heard = -1;  /* linger: last byte from the peer after up ended */
 
 	r->signo = 0;
 	for (int i = 0; i < 2; i++)
@@ -48,10 +49,22 @@ int relay_run(struct relay *r, struct pump **failed)
 			pfd[nfd] = (struct pollfd){ r->sigfd, POLLIN, 0 };
 			owner[nfd++] = -1;
 		}
-		int timeout = -1;
+		int timeout = -1, lingering = 0;
+		int64_t now = now_ms();
 		if (r->idle_ms >= 0) {
-			int64_t left = last + r->idle_ms - now_ms();
+			int64_t left = last + r->idle_ms - now;
 			timeout = left < 0 ? 0 : (int)left;
+		}
+		if (r->linger_ms > 0 && pp[0]->done) {
+			if (heard < 0)
+				heard = now;
+			int64_t left = heard + r->linger_ms - now;
+			if (left < 0)
+				left = 0;
+			if (timeout < 0 || left <= timeout) {
+				timeout = (int)left;
+				lingering = 1;
+			}
 		}
 		int n = poll(pfd, (nfds_t)nfd, timeout);
 		if (n < 0) {
@@ -61,7 +74,7 @@ int relay_run(struct relay *r, struct pump **failed)
 			return RELAY_ERROR;
 		}
 		if (n == 0)
-			return RELAY_TIMEOUT;
+			return lingering ? RELAY_OK : RELAY_TIMEOUT;
 		int ready[2] = { 0, 0 };
 		for (int k = 0; k < nfd; k++) {
 			if (!pfd[k].revents)
@@ -100,8 +113,11 @@ int relay_run(struct relay *r, struct pump **failed)
 				*failed = pp[i];
 				return RELAY_ERROR;
 			}
-			if (pp[i]->bytes != before)
+			if (pp[i]->bytes != before) {
 				last = now_ms();
+				if (i == 1 && heard >= 0)
+					heard = last;
+			}
 		}
 	}
 }

@@ -78,6 +78,9 @@ struct relay {
 	int sigfd;           /* signalfd to watch, or -1 */
 	int64_t idle_ms;     /* end after this long without traffic, or -1 */
 	int end_on_down_eof; /* stop when the peer finishes (terminal input) */
+	int64_t linger_ms;   /* once up has ended, end (RELAY_OK) after this
+	                        long with nothing from the peer; 0: never.
+	                        Set up.keep_out too, so no EOF is sent. */
 	int signo;           /* set when a signal ended the relay */
 };
 
