@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static const char usage_text[] =
 	"ADDRESS: /PATH, ./PATH, unix:PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT\n"
 	"(see usock(7)).\n"
 	"Exit status: 0 every ADDRESS is a live listener (--audit: nothing found),\n"
-	"1 otherwise, 2 usage.\n";
+	"1 otherwise, 2 usage, 3 something could not be read (incomplete).\n";
 
 static const struct option longopts[] = {
 	{ "all", no_argument, NULL, 'a' },
@@ -131,14 +132,48 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Paths found below a directory, and the directories that could not
+ * be read. */
+struct scan {
+	char **list;
+	size_t n, cap;
+	char **bad;
+	int *bad_errno;
+	size_t nbad;
+};
+
+/* Has something asked for been left out (a directory that could not be
+ * read, a socket that could not be audited)?  Then exit EXIT_PARTIAL. */
+static int incomplete;
+#define EXIT_PARTIAL 3
+
+static void scan_add(char ***v, size_t *n, size_t *cap, char *p)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = realloc(*v, *cap * sizeof **v);
+		if (!*v)
+			die(1, "out of memory");
+	}
+	(*v)[(*n)++] = p;
+}
+
 /* Collect the socket files below DIR (not following symbolic links). */
-static void walk(const char *dir, char ***list, size_t *n, size_t *cap,
-		 int depth)
+static void walk(const char *dir, struct scan *sc, int depth)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	if (!d) {
-		log_verbose("%s: %s", dir, strerror(errno));
+		int err = errno;
+		size_t cap = sc->nbad;
+		char *p = strdup(dir);
+		int *e = realloc(sc->bad_errno, (sc->nbad + 1) * sizeof *e);
+		if (e)
+			sc->bad_errno = e;
+		if (!p || !sc->bad_errno)
+			die(1, "out of memory");
+		sc->bad_errno[sc->nbad] = err;
+		scan_add(&sc->bad, &sc->nbad, &cap, p);
 		return;
 	}
 	while ((de = readdir(d))) {
@@ -153,20 +188,47 @@ static void walk(const char *dir, char ***list, size_t *n, size_t *cap,
 		if (t == DT_UNKNOWN && lstat(p, &st) == 0)
 			t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISSOCK(st.st_mode) ? DT_SOCK : 0;
 		if (t == DT_SOCK) {
-			if (*n == *cap) {
-				*cap = *cap ? *cap * 2 : 64;
-				*list = realloc(*list, *cap * sizeof **list);
-				if (!*list)
-					die(1, "out of memory");
-			}
-			(*list)[(*n)++] = p;
+			scan_add(&sc->list, &sc->n, &sc->cap, p);
 			continue;
 		}
 		if (t == DT_DIR && depth < 64)
-			walk(p, list, n, cap, depth + 1);
+			walk(p, sc, depth + 1);
 		free(p);
 	}
 	closedir(d);
+}
+
+/* Say which directories below TOP could not be read, and add the
+ * sockets the kernel's table shows bound in them. */
+static void scan_unreadable(const struct inspect_ctx *c, const char *top,
+			    struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nbad; i++) {
+		char abs[PATH_MAX], **names;
+		incomplete = 1;
+		log_err("%s: cannot read the directory: %s; socket files in it "
+			"are not reported%s", sc->bad[i], strerror(sc->bad_errno[i]),
+			c->have_ux ? " (except sockets bound there, from the "
+			"kernel's table)" : "");
+		size_t k = realpath(sc->bad[i], abs) ?
+			   inspect_bound_below(c, abs, &names) : 0;
+		for (size_t m = 0; m < k; m++) {
+			int dup = 0;
+			for (size_t q = 0; q < sc->n && !dup; q++)
+				dup = !strcmp(sc->list[q], names[m]);
+			if (dup)
+				free(names[m]);
+			else
+				scan_add(&sc->list, &sc->n, &sc->cap, names[m]);
+		}
+		if (k)
+			free(names);
+		free(sc->bad[i]);
+	}
+	free(sc->bad);
+	free(sc->bad_errno);
+	if (!sc->n && !sc->nbad)
+		log_warn("%s: no socket files below it", top);
 }
 
 /* Add the reports for one ADDRESS; returns how many. */
@@ -195,19 +257,17 @@ static size_t gather(struct inspect_ctx *c, const char *arg, struct reports *rs)
 		return (size_t)n;
 	}
 	if (stat(a.path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		char **list = NULL;
-		size_t n = 0, cap = 0;
-		walk(a.path, &list, &n, &cap, 0);
-		if (n)
-			qsort(list, n, sizeof *list, cmp_str);
-		for (size_t i = 0; i < n; i++) {
-			inspect_path(c, list[i], new_report(rs));
-			free(list[i]);
+		struct scan sc = { 0 };
+		walk(a.path, &sc, 0);
+		scan_unreadable(c, a.path, &sc);
+		if (sc.n)
+			qsort(sc.list, sc.n, sizeof *sc.list, cmp_str);
+		for (size_t i = 0; i < sc.n; i++) {
+			inspect_path(c, sc.list[i], new_report(rs));
+			free(sc.list[i]);
 		}
-		free(list);
-		if (!n)
-			log_warn("%s: no socket files below it", a.path);
-		return n;
+		free(sc.list);
+		return sc.n;
 	}
 	inspect_path(c, a.path, new_report(rs));
 	return 1;
@@ -328,6 +388,9 @@ static void print_block(const struct inspect_report *r)
 	for (int i = 0; i < r->nfindings; i++)
 		printf("  %-9s %s%s%s\n", i ? "" : "audit", col(RED), r->findings[i],
 		       col(RESET));
+	if (r->audit_error)
+		printf("  %-9s %scannot audit: %s%s\n", r->nfindings ? "" : "audit",
+		       col(YELLOW), r->audit_error, col(RESET));
 }
 
 /* The PROCESS column of the table. */
@@ -474,6 +537,8 @@ static void print_json(struct json *j, const struct inspect_report *r)
 	for (int i = 0; i < r->nfindings; i++)
 		json_str(j, r->findings[i]);
 	json_end_array(j);
+	json_key(j, "audit_error");
+	json_str(j, r->audit_error);
 	if (r->probed) {
 		json_key(j, "probe");
 		json_begin_object(j);
@@ -492,7 +557,7 @@ static void print_json(struct json *j, const struct inspect_report *r)
 static int shown(const struct inspect_report *r, const struct args *a)
 {
 	if (a->audit)
-		return r->nfindings > 0;
+		return r->nfindings > 0 || r->audit_error;
 	if (log_level == 0)
 		return !inspect_live(r) || !r->can_connect;
 	return 1;
@@ -540,6 +605,7 @@ static int collect(struct inspect_ctx *c, const struct args *a,
 			failed = 1;
 	if (inspect_procs(c, rs->v, rs->n) < 0)
 		log_syserr("read /proc");
+	inspect_resolve(rs->v, rs->n);
 	for (size_t i = 0; c->procs_denied && geteuid() != 0 && i < rs->n; i++)
 		if (rs->v[i].procs_partial) {
 			log_warn("not root: %u processes of other users could not be "
@@ -551,8 +617,11 @@ static int collect(struct inspect_ctx *c, const struct args *a,
 	    inspect_perms(rs->v, rs->n, a->user_arg ? &a->user : NULL) < 0)
 		log_syserr("check permissions as %s", a->user.name);
 	for (size_t i = 0; i < rs->n; i++) {
-		if (a->audit)
-			inspect_audit(&rs->v[i]);
+		if (a->audit && inspect_audit(&rs->v[i]) < 0) {
+			incomplete = 1;
+			log_err("%s: cannot audit: %s", rs->v[i].path,
+				rs->v[i].audit_error);
+		}
 		if (a->probe)
 			inspect_probe(&rs->v[i]);
 		if (!a->all && !inspect_live(&rs->v[i]))
@@ -613,5 +682,7 @@ int main(int argc, char **argv)
 	inspect_reports_free(rs.v, rs.n);
 	inspect_free(&c);
 	perm_user_free(&a.user);
+	if (incomplete)
+		return EXIT_PARTIAL;
 	return a.audit ? findings > 0 : failed;
 }

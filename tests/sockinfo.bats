@@ -395,6 +395,7 @@ assert d[0]["state"] == "listening"' <<<"$output"
 }
 
 @test "--audit: world-writable, root listener writable by a group, open directory, stale" {
+	open_t
 	mkdir -m 0777 "$T/open"
 	mkdir -m 1777 "$T/sticky"
 	si_start "$T/ww.sock" --mode 0666
@@ -406,8 +407,8 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	assert_equal "$(jq -r '[.[].path] | sort | join(" ")' <<<"$output")" \
 		"$T/grp.sock $T/open/s.sock $T/stale.sock $T/ww.sock"
 	assert_regex "$(jq -r ".[] | select(.path == \"$T/ww.sock\") | .audit | join(\";\")" <<<"$output")" 'world-writable socket \(mode 0666\)'
-	assert_regex "$(jq -r ".[] | select(.path == \"$T/grp.sock\") | .audit | join(\";\")" <<<"$output")" 'listener runs as root and its group may write'
-	assert_regex "$(jq -r ".[] | select(.path == \"$T/open/s.sock\") | .audit | join(\";\")" <<<"$output")" "world-writable directory without the sticky bit: $T/open "
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/grp.sock\") | .audit | join(\";\")" <<<"$output")" 'listener runs as root and group 4242 may connect \(mode 0660, owner root, group 4242\)'
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/open/s.sock\") | .audit | join(\";\")" <<<"$output")" "world-writable directory without the sticky bit: $T/open \\(mode 0777\\): anyone may replace the socket"
 	assert_regex "$(jq -r ".[] | select(.path == \"$T/stale.sock\") | .audit | join(\";\")" <<<"$output")" 'stale socket file'
 	# the cron recipe
 	run -0 bash -c "sockinfo --audit --json '$T' | jq -r '.[] | select(.state == \"stale\") | .path'"
@@ -425,6 +426,138 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	assert_output ""
 	run -0 sockinfo --audit --json "$T/clean"
 	assert_equal "$(jq length <<<"$output")" 0
+}
+
+@test "--audit accounts for the directories on the way: who may reach the socket" {
+	open_t
+	mkdir -m 0700 "$T/priv" "$T/acl"
+	mkdir -m 0750 "$T/grp"
+	mkdir -m 0711 "$T/pass"
+	chgrp 4242 "$T/grp"
+	setfacl -m u:daemon:--x "$T/acl"
+	si_start "$T/priv/s.sock" --mode 0666
+	si_start "$T/grp/s.sock" --mode 0666
+	si_start "$T/pass/s.sock" --mode 0666
+	si_start "$T/acl/s.sock" --mode 0666
+	# a 0666 socket nobody but root can reach is no finding
+	run -0 sockinfo --audit "$T/priv"
+	assert_output ""
+	run -1 sockinfo --audit --json "$T"
+	assert_equal "$(jq -r '[.[].path] | sort | join(" ")' <<<"$output")" \
+		"$T/acl/s.sock $T/grp/s.sock $T/pass/s.sock"
+	# findings say who: the group of the directory, the user of its ACL
+	assert_equal "$(jq -r ".[] | select(.path == \"$T/grp/s.sock\") | .audit | join(\";\")" <<<"$output")" \
+		"the listener runs as root and group 4242 may connect (mode 0666, owner root, group root)"
+	assert_equal "$(jq -r ".[] | select(.path == \"$T/acl/s.sock\") | .audit | join(\";\")" <<<"$output")" \
+		"the listener runs as root and user daemon may connect (mode 0666, owner root, group root)"
+	assert_regex "$(jq -r ".[] | select(.path == \"$T/pass/s.sock\") | .audit[0]" <<<"$output")" \
+		'^world-writable socket \(mode 0666\): any local user may connect$'
+	# and the kernel agrees with each
+	run -1 as_nobody "$BIN/usock-connect" -z "$T/priv/s.sock"
+	run -1 as_nobody "$BIN/usock-connect" -z "$T/grp/s.sock"
+	run -0 setpriv --reuid=nobody --regid=nogroup --groups=4242 "$BIN/usock-connect" -z "$T/grp/s.sock"
+	run -0 setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/usock-connect" -z "$T/acl/s.sock"
+	run -1 as_nobody "$BIN/usock-connect" -z "$T/acl/s.sock"
+	run -0 as_nobody "$BIN/usock-connect" -z "$T/pass/s.sock"
+	# a world-writable directory behind a private one: nobody can swap the file
+	mkdir -m 0777 "$T/priv/open"
+	si_start "$T/priv/open/s.sock" --mode 0600
+	run -0 sockinfo --audit "$T/priv"
+	assert_output ""
+}
+
+@test "--audit and directory scans: what cannot be read is an error (exit 3), never clean" {
+	open_t
+	mkdir -m 0700 "$T/private"
+	si_start "$T/private/app.sock" --mode 0666
+	# as nobody: the directory cannot be read
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit "$T"
+	assert_regex "$stderr" "sockinfo: $T/private: cannot read the directory: Permission denied"
+	refute_regex "$stderr" 'no socket files below it'
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json "$T"
+	# the kernel's table still shows the socket bound there
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T"
+	assert_regex "$stderr" "$T/private: cannot read the directory"
+	assert_equal "$(jq -r '[.[] | .path + "=" + .state] | join(" ")' <<<"$output")" \
+		"$T/private/app.sock=listening"
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" "$T/private"
+	assert_regex "$stderr" "$T/private: cannot read the directory"
+	# a socket found but not examinable cannot be audited: said, and exit 3
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json "$T/private/app.sock"
+	assert_regex "$(jfield "$output" '.audit_error')" '^cannot examine'
+	assert_regex "$stderr" "sockinfo: $T/private/app.sock: cannot audit: "
+	# as root the same tree is readable: no error, and no finding either
+	run -0 sockinfo --audit "$T"
+	assert_output ""
+	# an empty directory that can be read is still just empty
+	mkdir "$T/empty"
+	run -1 --separate-stderr as_nobody "$BIN/sockinfo" "$T/empty"
+	assert_regex "$stderr" 'no socket files below it'
+}
+
+@test "every listening socket gets its real path: bound through /proc/self/fd/N, relative, renamed" {
+	open_t
+	local d
+	d=$T/$(printf 'a%.0s' {1..60})/$(printf 'b%.0s' {1..60})
+	mkdir -p "$d" "$T/rel" "$T/other"
+	chmod -R 0755 "$T"
+	start_bg usock-listen -q -m 0666 -k "$d/long.sock" </dev/null
+	local lpid=$BG_PID
+	wait_until 10 bash -c "sockinfo -q '$d/long.sock' >/dev/null"
+	# relative names from another directory, a file renamed since
+	start_bg "$PY" -c '
+import os, socket, sys, time
+t = sys.argv[1]
+os.chdir(t + "/rel")
+a = socket.socket(socket.AF_UNIX); a.bind("r.sock"); a.listen(); os.chmod("r.sock", 0o666)
+os.chdir(t + "/other")
+b = socket.socket(socket.AF_UNIX); b.bind(t + "/rel/tmp.sock"); b.listen()
+os.chmod(t + "/rel/tmp.sock", 0o666); os.rename(t + "/rel/tmp.sock", t + "/moved.sock")
+open(t + "/ready", "w").close()
+time.sleep(60)' "$T"
+	wait_for_file "$T/ready"
+	run -0 sockinfo -a --json
+	local q
+	for q in "$d/long.sock" "$T/rel/r.sock" "$T/moved.sock"; do
+		assert_equal "$(jq -r --arg p "$q" '.[] | select(.path == $p) | .mode' <<<"$output")" 0666
+	done
+	assert_regex "$(jq -r --arg p "$d/long.sock" '.[] | select(.path == $p) | .note' <<<"$output")" '^bound as /proc/self/fd/[0-9]+/long\.sock; found through '
+	assert_equal "$(jq -r --arg p "$d/long.sock" '.[] | select(.path == $p) | .listeners[0].pid' <<<"$output")" "$lpid"
+	refute_regex "$(jq -r '.[].path' <<<"$output")" '^(/proc/self/fd/|r\.sock$)'
+	run -0 sockinfo -a
+	assert_line --regexp "^stream +listening +srw-rw-rw- 0666 +root:root +$lpid/usock-listen .*$d/long\\.sock\$"
+	# plain --audit (every listener) reports each of them
+	run -1 sockinfo --audit --json
+	for q in "$d/long.sock" "$T/rel/r.sock" "$T/moved.sock"; do
+		assert_regex "$(jq -r --arg p "$q" '.[] | select(.path == $p) | .audit[0]' <<<"$output")" \
+			'^world-writable socket \(mode 0666\): any local user may connect$'
+	done
+	# a user who cannot look into root's processes: said, not skipped
+	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json
+	assert_regex "$stderr" "sockinfo: r\\.sock: cannot audit: its file cannot be found: bound as r\\.sock"
+}
+
+@test "the same socket however the operand is spelled: relative, absolute, ./, .." {
+	open_t
+	mkdir -m 0700 "$T/priv"
+	mkdir -m 0755 "$T/o"
+	si_start "$T/priv/s.sock" --mode 0666
+	local spell out first=
+	cd "$T/o"
+	for spell in "$T/priv/s.sock" ../priv/s.sock "$T/o/../priv/s.sock" "$T//priv/./s.sock" "unix:../priv/s.sock"; do
+		run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$spell"
+		out=$(jq -c '.[0] | [.state, .type, .can_connect, .exact, (.reason | sub("denied on .*/priv "; "denied on priv "))]' <<<"$output")
+		[ -n "$first" ] || first=$out
+		assert_equal "$out" "$first"
+	done
+	assert_equal "$first" '["listening","stream",false,true,"search permission denied on priv for others (mode 0700, owner root, group root)"]'
+	cd "$T"
+	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json ./priv/s.sock
+	assert_equal "$(jfield "$output" '.state')" listening
+	# as root, with the file visible, every spelling is the same file
+	cd "$T/o"
+	run -0 sockinfo --json ../priv/s.sock "$T/priv/s.sock" "$T/o/../priv/./s.sock"
+	assert_equal "$(jq -r '[.[] | .state + "/" + .mode + "/" + (.listeners[0].pid | tostring)] | unique | length' <<<"$output")" 1
 }
 
 @test "a directory argument: every socket file below it, nothing else" {

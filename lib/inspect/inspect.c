@@ -352,6 +352,60 @@ static void report_start(struct inspect_report *r, enum addr_kind kind)
 	r->kind = kind;
 }
 
+/* PATH as an absolute name without ".", ".." or symbolic links, as far
+ * as this process can tell: realpath(3) of the longest prefix it can
+ * resolve, then the rest taken literally ("a/../b" is "b").  For a file
+ * in a directory we may not search, to compare with the bound names. */
+static int guess_canonical(const char *path, char *out, size_t n)
+{
+	char abs[PATH_MAX], head[PATH_MAX];
+	if (path[0] == '/')
+		snprintf(abs, sizeof abs, "%s", path);
+	else if (!getcwd(head, sizeof head) ||
+		 snprintf(abs, sizeof abs, "%s/%s", head, path) >= (int)sizeof abs)
+		return -1;
+	/* the longest prefix realpath() resolves */
+	size_t cut = strlen(abs);
+	for (;;) {
+		snprintf(head, sizeof head, "%.*s", (int)cut, abs);
+		if (!cut || realpath(cut ? head : "/", out))
+			break;
+		while (cut && abs[cut - 1] != '/')
+			cut--;
+		while (cut > 1 && abs[cut - 1] == '/')
+			cut--;
+	}
+	if (!cut)
+		snprintf(out, n, "/");
+	/* the rest, one component at a time */
+	size_t l = strlen(out);
+	const char *p = abs + cut;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		size_t k = strcspn(p, "/");
+		if (!k)
+			break;
+		if (k == 2 && !strncmp(p, "..", 2)) {
+			while (l > 1 && out[l - 1] != '/')
+				l--;
+			if (l > 1)
+				l--;
+			out[l] = 0;
+		} else if (!(k == 1 && *p == '.')) {
+			if (l + 1 + k >= n)
+				return -1;
+			if (l > 1)
+				out[l++] = '/';
+			memcpy(out + l, p, k);
+			l += k;
+			out[l] = 0;
+		}
+		p += k;
+	}
+	return 0;
+}
+
 void inspect_path(struct inspect_ctx *c, const char *path,
 		  struct inspect_report *r)
 {
@@ -372,6 +426,11 @@ void inspect_path(struct inspect_ctx *c, const char *path,
 		r->state = INSPECT_UNKNOWN;
 		set(&r->note, "cannot examine the file: %s", strerror(e));
 		tally_name(c, path, &t, NULL);
+		char canon[PATH_MAX];
+		if (!t.listener && !t.bound && !t.connected &&
+		    guess_canonical(path, canon, sizeof canon) == 0 &&
+		    strcmp(canon, path))
+			tally_name(c, canon, &t, NULL);
 		if (t.listener || t.bound || t.connected) {
 			tally_apply(c, &t, r);
 			set(&r->note, "seen by the name it was bound to; the file "
@@ -419,6 +478,31 @@ void inspect_abstract(struct inspect_ctx *c, const char *name,
 		    "namespace");
 	}
 	free(t.clients);
+}
+
+size_t inspect_bound_below(const struct inspect_ctx *c, const char *dir,
+			   char ***out)
+{
+	size_t n = 0, len = strlen(dir);
+	char **v = NULL;
+	*out = NULL;
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	for (size_t k = 0; k < c->nname; k++) {
+		const char *name = c->ux.v[c->name_index[k]].name;
+		if (strncmp(name, dir, len) || name[len] != '/' ||
+		    (n && !strcmp(v[n - 1], name)))
+			continue; /* sorted: a repeated name is the one before */
+		char **nv = realloc(v, (n + 1) * sizeof *v);
+		if (!nv)
+			break; /* out of memory: what was found so far */
+		v = nv;
+		if (!(v[n] = strdup(name)))
+			break;
+		n++;
+	}
+	*out = v;
+	return n;
 }
 
 /* ---- TCP ---- */
@@ -560,11 +644,24 @@ static void entry_report(const struct diag_unix *u, struct inspect_report *r)
 	}
 	if (abstract)
 		return;
+	r->has_vfs = u->has_vfs;
+	r->vfs_dev = u->vfs_dev;
+	r->vfs_ino = u->vfs_ino;
 	struct stat st;
-	if (lstat(u->name, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	struct perm_acl acl;
+	int plain = u->name[0] == '/' && strncmp(u->name, "/proc/", 6);
+	int e = plain && lstat(u->name, &st) < 0 ? errno : 0;
+	if (plain && !e && S_ISSOCK(st.st_mode) &&
 	    (u->has_vfs ? diag_vfs_match(u, st.st_dev, st.st_ino) : 1)) {
 		r->st = st;
 		r->has_stat = 1;
+		r->has_acl = perm_acl_read(u->name, &acl);
+	} else if (e == EACCES || e == EPERM) {
+		set(&r->note, "its file cannot be examined: %s", strerror(e));
+	} else if (u->has_vfs || !plain) {
+		r->unresolved = 1; /* inspect_resolve() looks further */
+		set(&r->note, "bound as %s, a name that cannot be used from here",
+		    u->name);
 	} else {
 		r->file_gone = 1;
 		set(&r->note, "its file has been removed or replaced");
@@ -761,8 +858,8 @@ int inspect_perms(struct inspect_report *r, size_t n,
 		}
 		if (as_root)
 			v = batch[np++];
-		if (r[i].file_gone) {
-			r[i].exact = 1;
+		if (r[i].file_gone || r[i].unresolved) {
+			r[i].exact = !r[i].unresolved;
 			set(&r[i].reason, "%s", r[i].note ? r[i].note : "no file");
 			continue;
 		}
@@ -811,72 +908,71 @@ static int root_listener(const struct inspect_report *r)
 	       inspect_live(r);
 }
 
-/* Who besides the owner (and root) may write R's file: "" if nobody. */
-static void other_writers(const struct inspect_report *r, char *buf, size_t n)
+int inspect_audit(struct inspect_report *r)
 {
-	mode_t m = r->st.st_mode;
-	struct perm_acl acl;
-	size_t l = 0;
-	buf[0] = 0;
-	if (r->has_acl && perm_acl_read(r->path, &acl)) {
-		unsigned mask = 7;
-		for (int i = 0; i < acl.n; i++)
-			if (acl.e[i].tag == PERM_ACL_MASK)
-				mask = acl.e[i].perm;
-		for (int i = 0; i < acl.n && l < n; i++) {
-			unsigned p = acl.e[i].perm & mask;
-			if (acl.e[i].tag == PERM_ACL_USER && (p & 2) && acl.e[i].id)
-				l += (size_t)snprintf(buf + l, n - l, "%suser %u (ACL)",
-						      l ? ", " : "", acl.e[i].id);
-			else if (acl.e[i].tag == PERM_ACL_GROUP && (p & 2) && acl.e[i].id)
-				l += (size_t)snprintf(buf + l, n - l, "%sgroup %u (ACL)",
-						      l ? ", " : "", acl.e[i].id);
-			else if (acl.e[i].tag == PERM_ACL_GROUP_OBJ && (p & 2) &&
-				 r->st.st_gid)
-				l += (size_t)snprintf(buf + l, n - l, "%sits group",
-						      l ? ", " : "");
-		}
-	} else if ((m & 0020) && r->st.st_gid) {
-		l += (size_t)snprintf(buf + l, n - l, "its group");
-	}
-	if ((m & 0002) && l < n)
-		snprintf(buf + l, n - l, "%sothers", l ? ", " : "");
-}
+	char abs[PATH_MAX], bad[PATH_MAX], who[512], desc[64];
+	struct perm_chain ch;
 
-void inspect_audit(struct inspect_report *r)
-{
-	char who[256], dir[PATH_MAX];
 	if (r->kind != ADDR_UNIX)
-		return;
+		return 0;
 	if (r->state == INSPECT_STALE)
 		finding(r, "stale socket file: nothing listens on it");
-	if (!r->has_stat || !S_ISSOCK(r->st.st_mode))
-		return;
-	mode_t m = r->st.st_mode & 07777;
-	if (m & 0002)
-		finding(r, "world-writable socket (mode %04o): any local user may "
-			"connect", (unsigned)m);
-	other_writers(r, who, sizeof who);
-	if (who[0] && root_listener(r))
-		finding(r, "the listener runs as root and %s may write the socket "
-			"(mode %04o%s)", who, (unsigned)m, r->has_acl ? "+acl" : "");
-	/* every directory above it: can anyone swap the file? */
-	char *slash;
-	if (!realpath(r->path, dir) || !(slash = strrchr(dir, '/')))
-		return;
-	*slash = 0;
-	for (;;) {
-		struct stat st;
-		const char *d = dir[0] ? dir : "/";
-		if (stat(d, &st) == 0 && (st.st_mode & 0002) &&
-		    !(st.st_mode & S_ISVTX))
-			finding(r, "in a world-writable directory without the sticky "
-				"bit: %s (mode %04o): anyone may replace the socket",
-				d, (unsigned)(st.st_mode & 07777));
-		if (!dir[0] || !(slash = strrchr(dir, '/')))
-			break;
-		*slash = 0;
+	if (r->unresolved) {
+		set(&r->audit_error, "its file cannot be found: bound as %s, "
+		    "and the listener's directories cannot be examined",
+		    r->bound_name ? r->bound_name : r->path);
+		return -1;
 	}
+	if (r->file_gone)
+		return 0; /* no file: nobody reaches it by a path */
+	if (!r->has_stat) {
+		set(&r->audit_error, "cannot examine its file: %s",
+		    r->note ? r->note : "unknown");
+		return -1;
+	}
+	if (!S_ISSOCK(r->st.st_mode))
+		return 0;
+	if (!realpath(r->path, abs)) {
+		set(&r->audit_error, "cannot examine %s: %s", r->path, strerror(errno));
+		return -1;
+	}
+	bad[0] = 0;
+	if (perm_chain_load(&ch, abs, bad, sizeof bad) < 0) {
+		set(&r->audit_error, "cannot examine %s: %s", bad[0] ? bad : abs,
+		    strerror(errno));
+		return -1;
+	}
+	const struct perm_node *f = &ch.v[ch.n - 1];
+	if (f->st.st_dev != r->st.st_dev || f->st.st_ino != r->st.st_ino) {
+		set(&r->audit_error, "%s was replaced while being examined", abs);
+		perm_chain_free(&ch);
+		return -1;
+	}
+	mode_t m = f->st.st_mode & 07777;
+	snprintf(desc, sizeof desc, "%04o%s", (unsigned)m, f->has_acl ? "+acl" : "");
+	/* connecting: search on every directory, write on the file */
+	int any = perm_who(&ch, ch.n - 1, 2, f->st.st_uid, who, sizeof who);
+	if (any == 2)
+		finding(r, "world-writable socket (mode %s): any local user may "
+			"connect", desc);
+	if (any && root_listener(r))
+		finding(r, "the listener runs as root and %s may connect (mode %s, "
+			"owner %s, group %s)", who, desc,
+			perm_id_name(f->st.st_uid, 0), perm_id_name(f->st.st_gid, 1));
+	/* replacing: write and search on a directory above it */
+	for (size_t k = ch.n - 1; k-- > 0;) {
+		const struct perm_node *d = &ch.v[k];
+		if (!(d->st.st_mode & 0002) || (d->st.st_mode & S_ISVTX))
+			continue;
+		int n = perm_who(&ch, k, 3, d->st.st_uid, who, sizeof who);
+		if (n)
+			finding(r, "in a world-writable directory without the sticky "
+				"bit: %s (mode %04o): %s may replace the socket",
+				d->path, (unsigned)(d->st.st_mode & 07777),
+				n == 2 ? "anyone" : who);
+	}
+	perm_chain_free(&ch);
+	return 0;
 }
 
 /* ---- probe ---- */
@@ -942,6 +1038,8 @@ void inspect_report_free(struct inspect_report *r)
 	free(r->note);
 	free(r->reason);
 	free(r->probe);
+	free(r->audit_error);
+	free(r->bound_name);
 	free(r->client_inos);
 	free(r->listeners);
 	free(r->clients);

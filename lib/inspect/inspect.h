@@ -48,6 +48,12 @@ struct inspect_report {
 	int is_link;         /* path itself is a symbolic link */
 	int has_acl;
 	int file_gone;       /* bound name no longer leads to this socket */
+	int unresolved;      /* bound name not usable from here (relative,
+				/proc/self/fd/N/..., another mount
+				namespace) and not resolved yet */
+	char *bound_name;    /* the name as bound, when path differs */
+	int has_vfs;         /* sock_diag gave the file's identity: */
+	uint32_t vfs_dev, vfs_ino;
 
 	uint32_t sock_ino;   /* the listening (or bound) socket, or 0 */
 	int has_queue;
@@ -72,6 +78,7 @@ struct inspect_report {
 
 	int nfindings;       /* --audit */
 	char *findings[INSPECT_FINDINGS];
+	char *audit_error;   /* why the socket could not be audited */
 
 	int probed;          /* --probe */
 	int probe_ok;
@@ -107,6 +114,11 @@ void inspect_path(struct inspect_ctx *c, const char *path,
 /* Fill R for the abstract name NAME (without '@'). */
 void inspect_abstract(struct inspect_ctx *c, const char *name,
 		      struct inspect_report *r);
+/* The names of the sockets bound below the absolute directory DIR, from
+ * the kernel's table (for a directory that cannot be read): a malloc'd
+ * array of malloc'd strings in *out, its length returned. */
+size_t inspect_bound_below(const struct inspect_ctx *c, const char *dir,
+			   char ***out);
 /* The TCP listeners matching A (port, and address unless A has none):
  * a malloc'd array in *out, its length returned; one "missing" report
  * when nothing listens.  -1 with errno on failure. */
@@ -119,12 +131,22 @@ long inspect_all(struct inspect_ctx *c, int tcp, struct inspect_report **out);
 /* Fill the listener and client processes of the N reports with one
  * pass over /proc.  0 or -1. */
 int inspect_procs(struct inspect_ctx *c, struct inspect_report *r, size_t n);
+/* Find a usable path for each report whose bound name is not one
+ * (r->unresolved): through the listener's working directory and open
+ * descriptors, and as root the kernel's record of the file; a candidate
+ * counts only with the device and inode sock_diag gave.  Needs the
+ * listeners (inspect_procs).  What stays unresolved says so in its note;
+ * an ordinary path that leads nowhere becomes file_gone. */
+void inspect_resolve(struct inspect_report *r, size_t n);
 /* Decide can_connect and reason for each report, for the caller or for
  * USER (NULL: the caller).  0 or -1. */
 int inspect_perms(struct inspect_report *r, size_t n,
 		  const struct perm_user *user);
-/* Fill r->findings with what --audit reports. */
-void inspect_audit(struct inspect_report *r);
+/* Fill r->findings with what --audit reports: who may connect (search
+ * permission on every directory down to the socket, write permission on
+ * it), who may replace it.  0, or -1 when the socket cannot be audited
+ * (r->audit_error says why: a directory that cannot be read, ...). */
+int inspect_audit(struct inspect_report *r);
 /* Connect to R's socket and record the outcome (--probe). */
 void inspect_probe(struct inspect_report *r);
 /* Free what a report holds (not the report). */

@@ -655,3 +655,178 @@ void perm_gid_assumed(const struct perm_user *u, struct perm_verdict *v)
 		 "supplementary groups (name one with -u %u:GROUP)",
 		 (unsigned)u->uid, (unsigned)u->gid, (unsigned)u->uid);
 }
+
+/* ---- who may reach a file ---- */
+
+void perm_chain_free(struct perm_chain *ch)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		free(ch->v[i].path);
+	free(ch->v);
+	ch->v = NULL;
+	ch->n = 0;
+}
+
+int perm_chain_load(struct perm_chain *ch, const char *abs, char *bad,
+		    size_t nbad)
+{
+	char dir[PATH_MAX];
+	size_t pos = 0, cap = 8;
+	int more;
+
+	ch->n = 0;
+	ch->v = malloc(cap * sizeof *ch->v);
+	if (!ch->v)
+		return -1;
+	if (abs[0] != '/') {
+		snprintf(bad, nbad, "%s", abs);
+		errno = EINVAL;
+		goto fail;
+	}
+	do {
+		more = next_dir(abs, &pos, dir, sizeof dir) == 0;
+		if (!more)
+			snprintf(dir, sizeof dir, "%s", abs);
+		if (ch->n == cap) {
+			struct perm_node *v = realloc(ch->v, 2 * cap * sizeof *v);
+			if (!v)
+				goto fail;
+			ch->v = v;
+			cap *= 2;
+		}
+		struct perm_node *nd = &ch->v[ch->n];
+		if (lstat(dir, &nd->st) < 0 || !(nd->path = strdup(dir))) {
+			snprintf(bad, nbad, "%s", dir);
+			goto fail;
+		}
+		ch->n++;
+		if (more && !S_ISDIR(nd->st.st_mode)) {
+			snprintf(bad, nbad, "%s", dir);
+			errno = S_ISLNK(nd->st.st_mode) ? ELOOP : ENOTDIR;
+			goto fail;
+		}
+		nd->has_acl = perm_acl_read(dir, &nd->acl);
+	} while (more);
+	return 0;
+fail:;
+	int e = errno;
+	perm_chain_free(ch);
+	errno = e;
+	return -1;
+}
+
+int perm_chain_allows(const struct perm_chain *ch, size_t upto, int want,
+		      const struct perm_user *u)
+{
+	char why[256];
+	for (size_t i = 0; i <= upto && i < ch->n; i++) {
+		const struct perm_node *nd = &ch->v[i];
+		if (!perm_eval(u, nd->st.st_mode, nd->st.st_uid, nd->st.st_gid,
+			       nd->has_acl ? &nd->acl : NULL, i < upto ? 1 : want,
+			       why, sizeof why))
+			return 0;
+	}
+	return 1;
+}
+
+/* Append ", TEXT" (or TEXT) to BUF of N bytes holding *L of them. */
+static void add_who(char *buf, size_t n, size_t *l, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add_who(char *buf, size_t n, size_t *l, const char *fmt, ...)
+{
+	va_list ap;
+	if (*l >= n)
+		return;
+	if (*l) {
+		int r = snprintf(buf + *l, n - *l, ", ");
+		*l += r > 0 ? (size_t)r : 0;
+		if (*l >= n)
+			return;
+	}
+	va_start(ap, fmt);
+	int r = vsnprintf(buf + *l, n - *l, fmt, ap);
+	va_end(ap);
+	*l += r > 0 ? (size_t)r : 0;
+}
+
+/* Add ID to the set V of *N (at most MAX) if it is not there. */
+static void add_id(unsigned *v, size_t *n, size_t max, unsigned id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (v[i] == id)
+			return;
+	if (*n < max)
+		v[(*n)++] = id;
+}
+
+#define WHO_MAX 32
+
+int perm_who(const struct perm_chain *ch, size_t upto, int want,
+	     uid_t exclude, char *buf, size_t n)
+{
+	unsigned gids[WHO_MAX], uids[WHO_MAX];
+	size_t ng = 0, nu = 0, l = 0;
+	int reached[WHO_MAX] = { 0 };
+	gid_t two[2];
+	/* a user that owns nothing and is in no group named on the way */
+	struct perm_user u = { .uid = (uid_t)-2, .gid = (gid_t)-2,
+			       .groups = two };
+
+	buf[0] = 0;
+	if (perm_chain_allows(ch, upto, want, &u)) {
+		snprintf(buf, n, "any local user");
+		return 2;
+	}
+	for (size_t i = 0; i <= upto && i < ch->n; i++) {
+		const struct perm_node *nd = &ch->v[i];
+		if (nd->st.st_gid)
+			add_id(gids, &ng, WHO_MAX, (unsigned)nd->st.st_gid);
+		add_id(uids, &nu, WHO_MAX, (unsigned)nd->st.st_uid);
+		for (int k = 0; nd->has_acl && k < nd->acl.n; k++) {
+			if (nd->acl.e[k].tag == PERM_ACL_GROUP && nd->acl.e[k].id)
+				add_id(gids, &ng, WHO_MAX, nd->acl.e[k].id);
+			if (nd->acl.e[k].tag == PERM_ACL_USER)
+				add_id(uids, &nu, WHO_MAX, nd->acl.e[k].id);
+		}
+	}
+	/* a member of one group named on the way, then of two */
+	u.ngroups = 1;
+	for (size_t i = 0; i < ng; i++) {
+		two[0] = (gid_t)gids[i];
+		if ((reached[i] = perm_chain_allows(ch, upto, want, &u)))
+			add_who(buf, n, &l, "group %s", perm_id_name(gids[i], 1));
+	}
+	u.ngroups = 2;
+	for (size_t i = 0; i < ng; i++)
+		for (size_t k = i + 1; k < ng; k++) {
+			if (reached[i] || reached[k])
+				continue;
+			two[0] = (gid_t)gids[i];
+			two[1] = (gid_t)gids[k];
+			if (perm_chain_allows(ch, upto, want, &u)) {
+				char a[64];
+				snprintf(a, sizeof a, "%s", perm_id_name(gids[i], 1));
+				add_who(buf, n, &l, "members of both groups %s and %s",
+					a, perm_id_name(gids[k], 1));
+			}
+		}
+	/* the users named on the way, with their own groups */
+	for (size_t i = 0; i < nu; i++) {
+		struct perm_user who = { .uid = (uid_t)uids[i] };
+		struct passwd *pw;
+		if (!uids[i] || uids[i] == (unsigned)exclude)
+			continue;
+		pw = getpwuid(who.uid);
+		who.gid = pw ? pw->pw_gid : (gid_t)-2;
+		if (pw && fill_groups(&who, pw->pw_name) < 0)
+			who.ngroups = 0;
+		int ok = perm_chain_allows(ch, upto, want, &who);
+		for (size_t k = 0; ok && k < ng; k++)
+			if (reached[k] && in_group(&who, (gid_t)gids[k]))
+				ok = 0; /* said already: "group X" */
+		if (ok)
+			add_who(buf, n, &l, "user %s", perm_id_name(uids[i], 0));
+		perm_user_free(&who);
+	}
+	return l > 0;
+}

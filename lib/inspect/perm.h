@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct perm_user {
@@ -84,5 +85,34 @@ int perm_acl_read(const char *path, struct perm_acl *acl);
  * bob ..."). */
 int perm_eval(const struct perm_user *u, mode_t mode, uid_t uid, gid_t gid,
 	      const struct perm_acl *acl, int want, char *why, size_t n);
+
+/* The file system objects on the way to a file: "/", each directory,
+ * the file itself (lstat: the path must hold no symbolic links). */
+struct perm_node {
+	char *path;
+	struct stat st;
+	int has_acl;
+	struct perm_acl acl;
+};
+struct perm_chain {
+	struct perm_node *v; /* v[0] is "/", v[n - 1] the file */
+	size_t n;
+};
+/* Load the chain of ABS (absolute, resolved: realpath(3)).  0, or -1
+ * with errno (EACCES, ENOENT, ELOOP for a symbolic link on the way, ...)
+ * and the path that failed in BAD. */
+int perm_chain_load(struct perm_chain *ch, const char *abs, char *bad,
+		    size_t nbad);
+void perm_chain_free(struct perm_chain *ch);
+/* May U search v[0..UPTO) and have WANT (4 r, 2 w, 1 x) on v[UPTO]?
+ * 1 or 0, from the mode bits and ACLs. */
+int perm_chain_allows(const struct perm_chain *ch, size_t upto, int want,
+		      const struct perm_user *u);
+/* Who besides root and EXCLUDE may do that: 2 "any local user" (a user
+ * who owns nothing and is in no group named on the way); 1 and a list
+ * in BUF of the groups, pairs of groups and users named on the way that
+ * may ("group docker, user alice"); 0 nobody. */
+int perm_who(const struct perm_chain *ch, size_t upto, int want,
+	     uid_t exclude, char *buf, size_t n);
 
 #endif
