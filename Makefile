@@ -85,14 +85,32 @@ $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(LIBA)
 unit: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do echo "  UNIT   $$t"; $$t || exit 1; done
 
-# the bats suites: the tools, then load and faults (tests/stress)
-check: all unit
+# make check sets itself up: the packages the tests use (tests/deps) are
+# checked first; as root the missing ones are installed (make deps), as
+# anyone else make stops here with the one command to run.  Then the build,
+# the unit tests and the bats suites: the tools, then load and faults
+# (tests/stress).
+ifneq ($(filter check check-valgrind,$(MAKECMDGOALS)),)
+ifneq ($(shell id -u),0)
+DEPS_MISSING := $(shell tests/deps.sh missing)
+ifneq ($(DEPS_MISSING),)
+$(error packages missing; run: sudo apt-get install --no-install-recommends $(DEPS_MISSING))
+endif
+endif
+endif
+
+deps:
+	$(Q)tests/deps.sh install
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) tests/ tests/stress/
 
 # The stdio tools' suites under valgrind memcheck: make check-valgrind
 # (or make check VALGRIND=1); any error or leak fails the run.
 VG_BIN := $(BUILD)/valgrind/bin
-check-valgrind: all
+check-valgrind: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)rm -rf $(VG_BIN) && mkdir -p $(VG_BIN)
 	$(Q)for t in $(TOOLS); do \
 		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite --trace-children=no %s "$$@"\n' \
@@ -117,7 +135,7 @@ demo: all
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/fuzz/run .ci/run \
+	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/deps.sh tests/fuzz/run .ci/run \
 		$(wildcard bench/*.sh bench/run)
 	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -142,6 +160,6 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check check-valgrind unit fuzz bench demo lint install uninstall clean
+.PHONY: all deps check check-valgrind unit fuzz bench demo lint install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(TOOLS:%=$(BUILD)/cmd/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

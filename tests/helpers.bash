@@ -73,12 +73,29 @@ common_teardown() {
 	BG_PIDS=()
 	if [ -n "${T:-}" ] && [[ $T == /tmp/us.* ]]; then
 		chmod -R u+rwx "$T" 2>/dev/null || true
-		rm -rf "$T"
+		rm -rf "$T" "$T-pub"
 	fi
 }
 
 teardown() {
 	common_teardown
+}
+
+# for_others: copies of the tools ($BIN) and of the test scripts ($LIB)
+# that every user may read and run, in $UBIN and $ULIB.  Whatever a test
+# runs as another user (setpriv --reuid=nobody ...) comes from there: the
+# checkout may live under a 0700 directory (/root/src, mktemp -d) that
+# nobody cannot enter.  The copies go in $T-pub, removed by teardown.
+for_others() {
+	local pub=$T-pub
+	if [ ! -d "$pub" ]; then
+		mkdir -m 0755 "$pub"
+		cp -R "$BIN" "$pub/bin"
+		cp -R "$LIB" "$pub/lib"
+		chmod -R a+rX "$pub"
+	fi
+	UBIN=$pub/bin
+	ULIB=$pub/lib
 }
 
 # start_bg CMD...: run CMD in the background with bats' fd 3 closed, keep

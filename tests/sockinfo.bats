@@ -43,6 +43,7 @@ jfield() {
 # An unprivileged user must reach $T (mktemp makes it 0700).
 open_t() {
 	chmod 755 "$T"
+	for_others
 }
 
 @test "live listener: state, type, mode, owner, pid and command; exit 0" {
@@ -177,7 +178,7 @@ open_t() {
 	run -0 sockinfo -a
 	run -0 sockinfo --audit --json "$T"
 	open_t
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" "$T/s.sock"
 	assert_equal "$(cat "$T/count")" 0
 	# the counter works: a probe is one accepted connection
 	run -0 sockinfo --probe "$T/s.sock"
@@ -190,14 +191,14 @@ open_t() {
 @test "unprivileged: root-owned 0600 socket: no, for others, naming mode and file" {
 	open_t
 	si_start "$T/s.sock" --mode 0600
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_equal "$(jfield "$output" '.reason')" \
 		"no write permission on $T/s.sock for others (mode 0600, owner root, group root)"
 	assert_equal "$(jfield "$output" '.exact')" true
 	# the listener belongs to root: not visible, and said so
 	assert_equal "$(jfield "$output" '.listeners_partial')" true
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" "$T/s.sock"
 	assert_regex "$stderr" 'not root'
 	assert_line --regexp '^  listener +not visible'
 }
@@ -205,7 +206,7 @@ open_t() {
 @test "unprivileged: 0666 socket: yes, granted to others" {
 	open_t
 	si_start "$T/s.sock" --mode 0666
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_regex "$(jfield "$output" '.reason')" "^write permission on $T/s.sock granted to others \\(mode 0666"
 }
@@ -213,10 +214,10 @@ open_t() {
 @test "unprivileged: 0660 socket of a group the user is in: yes; not in it: no" {
 	open_t
 	si_start "$T/s.sock" --mode 0660 --group 4242
-	run -0 --separate-stderr setpriv --reuid=nobody --regid=nogroup --groups=4242 "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr setpriv --reuid=nobody --regid=nogroup --groups=4242 "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_regex "$(jfield "$output" '.reason')" 'granted to group 4242 \(mode 0660'
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_regex "$(jfield "$output" '.reason')" 'for others \(mode 0660, owner root, group 4242\)'
 }
@@ -225,7 +226,7 @@ open_t() {
 	open_t
 	mkdir -m 0700 "$T/locked"
 	si_start "$T/locked/s.sock" --mode 0666
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/locked/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/locked/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_equal "$(jfield "$output" '.reason')" \
 		"search permission denied on $T/locked for others (mode 0700, owner root, group root)"
@@ -327,7 +328,7 @@ free_uid() {
 	open_t
 	si_start "$T/600.sock" --mode 0600
 	si_start "$T/666.sock" --mode 0666
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u daemon "$T/600.sock" "$T/666.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json -u daemon "$T/600.sock" "$T/666.sock"
 	assert_equal "$(jq -r '[.[].can_connect] | join(" ")' <<<"$output")" "false true"
 	assert_equal "$(jq -r '[.[].exact] | join(" ")' <<<"$output")" "false false"
 	assert_regex "$(jq -r '.[0].reason' <<<"$output")" 'estimated from the mode bits'
@@ -339,21 +340,21 @@ free_uid() {
 	"$PY" "$LIB/sockinfo_acl.py" "$T/s.sock" u::rw- u:65534:rw- g::--- m::rw- o::--- ||
 		skip "this file system has no POSIX ACLs"
 	# the kernel (as nobody, and -u nobody from root) and the estimate agree
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_regex "$(jfield "$output" '.reason')" 'granted to the ACL entry for user nobody \(mode 0660\+acl'
 	run -0 sockinfo --json -u nobody "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
-	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json -u nobody "$T/s.sock"
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/sockinfo" --json -u nobody "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_equal "$(jfield "$output" '.exact')" false
-	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	# mask --- : the entry no longer counts
 	"$PY" "$LIB/sockinfo_acl.py" "$T/s.sock" u::rw- u:65534:rw- g::--- m::--- o::---
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T/s.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
-	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/sockinfo" --json -u nobody "$T/s.sock"
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/sockinfo" --json -u nobody "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_regex "$(jfield "$output" '.reason')" 'cut by the ACL mask ---'
 }

@@ -190,10 +190,11 @@ echo_roundtrip() {
 
 @test "permission denied as an unprivileged user: exit 1" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0711 "$T"
 	start_server "$T/s.sock" --mode echo --mode-after-bind 0600
 	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-connect" "$T/s.sock" </dev/null
+		"$UBIN/usock-connect" "$T/s.sock" </dev/null
 	assert_regex "$stderr" '^usock-connect: .*Permission denied'
 }
 
@@ -234,12 +235,13 @@ echo_roundtrip() {
 
 @test "-w does not retry on errors other than missing/refused (permission denied)" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0711 "$T"
 	start_server "$T/s.sock" --mode echo --mode-after-bind 0600
 	local t0 t1
 	t0=$(now_ms)
 	run -1 timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-connect" -w 5 "$T/s.sock" </dev/null
+		"$UBIN/usock-connect" -w 5 "$T/s.sock" </dev/null
 	t1=$(now_ms)
 	[ $((t1 - t0)) -lt 3000 ] || fail "kept retrying for $((t1 - t0)) ms"
 }

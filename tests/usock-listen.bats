@@ -370,9 +370,10 @@ listeners_on() {
 
 @test "path in a directory the user may not write: exit 1, Permission denied" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0755 "$T"
 	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-listen" "$T/s.sock" </dev/null
+		"$UBIN/usock-listen" "$T/s.sock" </dev/null
 	assert_regex "$stderr" '^usock-listen: .*Permission denied'
 	assert_not_exists "$T/s.sock"
 }
@@ -387,10 +388,11 @@ listeners_on() {
 
 @test "privileged port as an unprivileged user: exit 1" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	[ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 80 ] ||
 		skip "unprivileged users may bind port 80 here"
 	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-listen" 80 </dev/null
+		"$UBIN/usock-listen" 80 </dev/null
 	assert_regex "$stderr" '^usock-listen: .*Permission denied'
 }
 
@@ -500,21 +502,23 @@ mode_watch_rounds() {
 
 @test "permission denied: -m 0600 root socket, nobody connects, exit 1" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0711 "$T"
 	start_bg usock-listen -m 0600 -k "$T/s.sock" </dev/null
 	wait_for_socket "$T/s.sock"
 	run -1 --separate-stderr timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-connect" "$T/s.sock" </dev/null
+		"$UBIN/usock-connect" "$T/s.sock" </dev/null
 	assert_regex "$stderr" '^usock-connect: .*Permission denied'
 }
 
 @test "--owner nobody with -m 0600: nobody may connect" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0711 "$T"
 	start_bg usock-listen -m 0600 -o nobody -k "$T/s.sock" </dev/null
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$BIN/usock-connect" -z "$T/s.sock"
+		"$UBIN/usock-connect" -z "$T/s.sock"
 }
 
 @test "-k (stdio): serves two clients in sequence and keeps listening" {
@@ -592,11 +596,12 @@ mode_watch_rounds() {
 
 @test "COMMAND env: peer credentials of an unprivileged client (python, os.getpid)" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch to nobody"
+	for_others
 	chmod 0711 "$T"
 	start_bg usock-listen -m 0666 "$T/s.sock" -- sh -c 'env | grep "^USOCK_PEER_" | sort'
 	wait_for_socket "$T/s.sock"
 	run -0 timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$PY" "$LIB/client.py" "$T/s.sock" --pid-stderr
+		"$PY" "$ULIB/client.py" "$T/s.sock" --pid-stderr
 	assert_line "USOCK_PEER_UID=65534"
 	assert_line "USOCK_PEER_GID=65534"
 	local pid
