@@ -7,7 +7,10 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
-BASHCOMPDIR ?= $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null || echo $(PREFIX)/share/bash-completion/completions)
+# bash-completion looks in $XDG_DATA_DIRS/bash-completion/completions
+# (/usr/local/share and /usr/share by default), so this works whether or not
+# bash-completion is installed, and never writes outside PREFIX.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 
 # every cmd/TOOL.c is one binary
@@ -135,7 +138,7 @@ demo: all
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/deps.sh tests/fuzz/run .ci/run \
+	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/deps.sh tests/other-user-tests tests/fuzz/run .ci/run \
 		$(wildcard bench/*.sh bench/run)
 	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
