@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "num.h"
 #include "sock.h"
@@ -20,20 +21,41 @@ static int has_prefix(const char *s, const char *p, const char **rest)
 	return 1;
 }
 
-static int parse_unix(struct addr *a, const char *path, int type,
+/* Decode the \xHH escapes of S into a->path, a->pathlen.  0, or -1 with
+ * *why set. */
+static int decode_name(struct addr *a, const char *s, const char *what,
+		       const char **why)
+{
+	static char msg[160];
+	ssize_t n = esc_decode(a->path, sizeof a->path, s, why);
+	if (n < 0) {
+		if (errno == ENAMETOOLONG) {
+			snprintf(msg, sizeof msg, "%s too long", what);
+			*why = msg;
+		}
+		return -1;
+	}
+	a->pathlen = (size_t)n;
+	return 0;
+}
+
+static int parse_unix(struct addr *a, const char *text, int type,
 		      const char **why)
 {
 	static char msg[256];
-	size_t len = strlen(path);
 
 	a->kind = ADDR_UNIX;
 	a->type = type;
+	if (decode_name(a, text, "socket path", why) < 0)
+		return -1;
+	const char *path = a->path;
+	size_t len = a->pathlen;
 	if (!len) {
 		*why = "empty socket path";
 		return -1;
 	}
-	if (len >= sizeof a->path) {
-		*why = "socket path too long";
+	if (strlen(path) != len) {
+		*why = "a socket path cannot hold a NUL byte (\\x00)";
 		return -1;
 	}
 	if (len > (size_t)UNIX_PATH_LIMIT) {
@@ -51,24 +73,24 @@ static int parse_unix(struct addr *a, const char *path, int type,
 			return -1;
 		}
 	}
-	memcpy(a->path, path, len + 1);
 	return 0;
 }
 
-static int parse_abstract(struct addr *a, const char *name, const char **why)
+/* An abstract NAME, escapes decoded: any bytes, NUL included. */
+static int parse_abstract(struct addr *a, const char *text, const char **why)
 {
-	size_t len = strlen(name);
 	a->kind = ADDR_ABSTRACT;
 	a->type = SOCK_STREAM;
-	if (!len) {
+	if (decode_name(a, text, "abstract name", why) < 0)
+		return -1;
+	if (!a->pathlen) {
 		*why = "empty abstract socket name";
 		return -1;
 	}
-	if (len > (size_t)UNIX_PATH_LIMIT) {
+	if (a->pathlen > (size_t)UNIX_PATH_LIMIT) {
 		*why = "abstract name over the 107-byte sun_path limit";
 		return -1;
 	}
-	memcpy(a->path, name, len + 1);
 	return 0;
 }
 
@@ -195,6 +217,112 @@ static int parse_tcp(struct addr *a, const char *s, int family, int flags,
 	return parse_port(a, colon + 1, flags, why);
 }
 
+/* Address types of other tools, and their forms here. */
+static const struct {
+	const char *word, *ours;
+} foreign[] = {
+	{ "unix-connect", "unix:" }, { "unix-client", "unix:" },
+	{ "unix-listen", "unix:" }, { "unix-sendto", "unix-dgram:" },
+	{ "unix-recvfrom", "unix-dgram:" }, { "unix-recv", "unix-dgram:" },
+	{ "abstract-connect", "@" }, { "abstract-listen", "@" },
+	{ "abstract-client", "@" }, { "tcp-connect", "tcp:" },
+	{ "tcp-listen", "tcp:" }, { "tcp4-connect", "tcp4:" },
+	{ "tcp4-listen", "tcp4:" }, { "tcp6-connect", "tcp6:" },
+	{ "tcp6-listen", "tcp6:" }, { "local", "unix:" }, { "file", "unix:" },
+};
+
+static const char *const ours[] = {
+	"unix", "unix-seqpacket", "unix-dgram", "abstract", "tcp", "tcp4", "tcp6",
+};
+
+/* Is the W-byte word at A within one edit (a changed, added, dropped or
+ * swapped letter, any case) of the word B? */
+static int near(const char *a, size_t w, const char *b)
+{
+	size_t m = strlen(b), i = 0;
+	while (i < w && i < m && tolower((unsigned char)a[i]) == b[i])
+		i++;
+	if (i == w && i == m)
+		return 1;
+	/* the rest after one edit at i must match */
+	const char *ra = a + i, *rb = b + i;
+	size_t la = w - i, lb = m - i;
+#define SAME(x, y, n) (strncasecmp((x), (y), (n)) == 0)
+	if (la == lb && la >= 1 && SAME(ra + 1, rb + 1, la - 1))
+		return 1;                               /* changed */
+	if (la + 1 == lb && SAME(ra, rb + 1, la))
+		return 1;                               /* dropped */
+	if (la == lb + 1 && SAME(ra + 1, rb, lb))
+		return 1;                               /* added */
+	if (la == lb && la >= 2 && tolower((unsigned char)ra[0]) == rb[1] &&
+	    tolower((unsigned char)ra[1]) == rb[0] && SAME(ra + 2, rb + 2, la - 2))
+		return 1;                               /* swapped */
+#undef SAME
+	return 0;
+}
+
+/* S starts with WORD: (W bytes before the colon) that is none of ours:
+ * a usage error, with a hint when WORD looks like one of ours or like
+ * another tool's. */
+static int unknown_prefix(const char *s, size_t w, const char **why)
+{
+	static char msg[2600];
+	const char *rest = s + w + 1;
+	char hint[24] = "";
+
+	for (size_t i = 0; i < sizeof foreign / sizeof foreign[0] && !*hint; i++)
+		if (strlen(foreign[i].word) == w &&
+		    !strncasecmp(s, foreign[i].word, w))
+			snprintf(hint, sizeof hint, "%s", foreign[i].ours);
+	for (size_t i = 0; i < sizeof ours / sizeof ours[0] && !*hint; i++)
+		if (near(s, w, ours[i]))
+			snprintf(hint, sizeof hint, "%s%s", ours[i][0] == 'a' ?
+				 "@" : ours[i], ours[i][0] == 'a' ? "" : ":");
+	char r[1024], word[256];
+	if (esc_bytes(r, sizeof r, rest, strlen(rest)) >= sizeof r)
+		*hint = 0, rest = "";     /* too long to quote: no hint */
+	size_t wl = esc_bytes(word, sizeof word - 3, s, w);
+	if (wl >= sizeof word - 3)
+		memcpy(word + strlen(word), "...", 4);
+	if (*hint)
+		snprintf(msg, sizeof msg, "unknown address type '%s:'; did you "
+			 "mean %s%s?", word, hint, r);
+	else if (strchr(rest, '/'))
+		snprintf(msg, sizeof msg, "unknown address type '%s:'; a relative "
+			 "path whose first component holds a colon is written "
+			 "./%s:%s", word, word, r);
+	else
+		snprintf(msg, sizeof msg, "unknown address type '%s:' (known: "
+			 "unix:, unix-seqpacket:, unix-dgram:, abstract: or @, tcp:, "
+			 "tcp4:, tcp6:)", word);
+	*why = msg;
+	return -1;
+}
+
+/* The length of the WORD of a leading "WORD:" that is no host name: it
+ * names another tool's address type, holds what no host name holds
+ * (the rest has a '/', or is not a port), or comes before a second
+ * colon.  0 when S does not start that way. */
+static size_t prefix_word(const char *s)
+{
+	size_t w = strcspn(s, ":/");
+	if (!w || s[w] != ':' || *s == '[' || !strcmp(s, "*") || s[0] == '*')
+		return 0;
+	for (size_t i = 0; i < w; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(".-_", s[i]))
+			return w;       /* not a host name: a word, or a typo */
+	const char *rest = s + w + 1;
+	for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+		if (strlen(foreign[i].word) == w && !strncasecmp(s, foreign[i].word, w))
+			return w;
+	if (strchr(rest, '/') || strchr(rest, ':'))
+		return w;
+	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+		if (near(s, w, ours[i]) && !isdigit((unsigned char)*rest))
+			return w;
+	return 0;
+}
+
 int addr_parse(struct addr *a, const char *s, int flags, const char **why)
 {
 	const char *rest;
@@ -209,26 +337,37 @@ int addr_parse(struct addr *a, const char *s, int flags, const char **why)
 		return parse_unix(a, rest, SOCK_DGRAM, why);
 	if (has_prefix(s, "abstract:", &rest) || has_prefix(s, "@", &rest))
 		return parse_abstract(a, rest, why);
+	int family = AF_UNSPEC;
 	if (has_prefix(s, "tcp:", &rest))
-		return parse_tcp(a, rest, AF_UNSPEC, flags, why);
-	if (has_prefix(s, "tcp4:", &rest))
-		return parse_tcp(a, rest, AF_INET, flags, why);
-	if (has_prefix(s, "tcp6:", &rest))
-		return parse_tcp(a, rest, AF_INET6, flags, why);
-	if (strchr(s, '/'))
-		return parse_unix(a, s, SOCK_STREAM, why);
-	if (!*s) {
+		family = AF_UNSPEC;
+	else if (has_prefix(s, "tcp4:", &rest))
+		family = AF_INET;
+	else if (has_prefix(s, "tcp6:", &rest))
+		family = AF_INET6;
+	else if (!*s) {
 		*why = "empty address";
 		return -1;
+	} else {
+		size_t w = prefix_word(s);
+		if (w)
+			return unknown_prefix(s, w, why);
+		if (strchr(s, '/'))
+			return parse_unix(a, s, SOCK_STREAM, why);
+		rest = s;
 	}
-	/* "word:..." where word is not a host: an unknown address type */
-	const char *c = strchr(s, ':');
-	if (c && c != s && *s != '[' && strchr(c + 1, ':')) {
-		*why = "unknown address type (known: unix, unix-seqpacket, "
-		       "unix-dgram, abstract, tcp, tcp4, tcp6)";
+	/* TCP: escapes decoded first (a host never needs them, but the
+	 * printer writes what it was given) */
+	char text[512];
+	ssize_t n = esc_decode(text, sizeof text, rest, why);
+	if (n < 0) {
+		*why = errno == ENAMETOOLONG ? "host name too long" : *why;
 		return -1;
 	}
-	return parse_tcp(a, s, AF_UNSPEC, flags, why);
+	if (strlen(text) != (size_t)n) {
+		*why = "a TCP address cannot hold a NUL byte (\\x00)";
+		return -1;
+	}
+	return parse_tcp(a, text, family, flags, why);
 }
 
 int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
@@ -239,7 +378,7 @@ int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
 		return 0;
 	if (a->kind == ADDR_ABSTRACT) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa[0];
-		size_t n = strlen(a->path);
+		size_t n = a->pathlen;
 		memset(sun, 0, sizeof *sun);
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path + 1, a->path, n);
@@ -457,7 +596,7 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 		break;
 	case ADDR_ABSTRACT:
 		snprintf(buf, n, "@");
-		put_esc(buf, n, a->path, strlen(a->path));
+		put_esc(buf, n, a->path, a->pathlen);
 		break;
 	case ADDR_TCP: {
 		/* a bare port listens on loopback, connects to localhost */
@@ -465,7 +604,9 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 				!a->passive ? "localhost" :
 				a->family == AF_INET6 ? "::1" : "127.0.0.1";
 		int v6 = strchr(h, ':') != NULL;
-		snprintf(buf, n, "tcp:%s%s%s:%s", v6 ? "[" : "", h,
+		snprintf(buf, n, "tcp:%s", v6 ? "[" : "");
+		put_esc(buf, n, h, strlen(h));  /* an IPv6 zone may hold '\' */
+		snprintf(buf + strlen(buf), n - strlen(buf), "%s:%s",
 			 v6 ? "]" : "", a->port);
 		break;
 	}

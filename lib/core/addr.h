@@ -30,13 +30,17 @@ struct addr {
 	char host[256];    /* TCP: name or literal, without brackets */
 	char port[8];      /* TCP: decimal 0..65535 */
 	char path[4096];   /* UNIX path, or abstract name without '@' */
+	size_t pathlen;    /* bytes in path: an abstract name may hold NUL */
 	/* filled by addr_resolve(): where to connect or bind */
 	int nsa;
 	struct sockaddr_storage sa[8];
 	socklen_t salen[8];
 };
 
-/* Parse S into A.  Returns 0, or -1 with *why set to a static reason. */
+/* Parse S into A, decoding the \xHH escapes of the canonical form in
+ * every kind of address.  A leading WORD: that is not one of ours (nor a
+ * host name followed by a port) is refused, with a hint.  Returns 0, or
+ * -1 with *why set to a static reason. */
 int addr_parse(struct addr *a, const char *s, int flags, const char **why);
 /* Resolve a TCP or abstract address into a->sa (UNIX paths need
  * nothing).  Returns 0, or -1 with *why set and *usage telling whether

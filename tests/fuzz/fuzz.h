@@ -66,6 +66,20 @@ static inline int fuzz_escaped(const char *s)
 	return 1;
 }
 
+/* S holds no byte the escaping rule would escape, but backslashes (a
+ * message that quotes escaped text). */
+static inline int fuzz_safe(const char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		int k = s[i] == '\\' ? 1 : esc_keep(s + i, len - i);
+		if (k <= 0)
+			return 0;
+		i += (size_t)k;
+	}
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

@@ -43,15 +43,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "into %zu bytes: '%s' is no prefix of '%s'", n, small, full);
 	free(small);
 
-	/* Names the grammar can hold parse back to the same printed form
-	 * (parsed as a listening address: port 0 is a real bound port). */
+	/* Every printed name parses back to the same printed form, escapes
+	 * and all (parsed as a listening address: port 0 is a real bound
+	 * port), but for a 108-byte path whose last component is too long
+	 * to reach through its directory. */
 	const char *name = strchr(full, ':');
 	name = full[0] == '@' ? full + 1 : name ? name + 1 : full;
-	if (!strchr(full, '\\') && strncmp(full, "family-", 7) && *name &&
-	    strlen(name) <= (size_t)UNIX_PATH_LIMIT) {
+	if (strncmp(full, "family-", 7) && *name) {
 		const char *why = NULL;
-		FUZZ_CHECK(addr_parse(&a, full, ADDR_LISTEN, &why) == 0,
-			   "'%s' does not parse: %s", full, why);
+		int r = addr_parse(&a, full, ADDR_LISTEN, &why);
+		if (r < 0 && sa->sa_family == AF_UNIX && strstr(why, "sun_path") &&
+		    len >= sizeof(struct sockaddr_un)) {
+			free(ss);
+			return 0;
+		}
+		FUZZ_CHECK(r == 0, "'%s' does not parse: %s", full, why);
 		addr_format(&a, again, sizeof again);
 		FUZZ_CHECK(!strcmp(full, again), "'%s' printed again as '%s'",
 			   full, again);

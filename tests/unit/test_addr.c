@@ -158,6 +158,38 @@ int main(void)
 	      "either case of hex");
 	CHECK(esc_decode(name, 3, "abc", &why) < 0 && errno == ENAMETOOLONG, "too long");
 
+	/* the parser reads what the printer writes, in every form */
+	ok("./caf\xc3\xa9/app.sock", 0, "unix:./caf\xc3\xa9/app.sock");
+	ok("./caf\\xc3\\xa9/app.sock", 0, "unix:./caf\xc3\xa9/app.sock");
+	ok("unix:./back\\x5cslash/a", 0, "unix:./back\\x5cslash/a");
+	ok("unix:/a\\x0ab", 0, "unix:/a\\x0ab");
+	ok("@demo\\x00x", 0, "@demo\\x00x");
+	ok("abstract:\\x00\\x00", 0, "@\\x00\\x00");
+	ok("@\\x1b[31m", 0, "@\\x1b[31m");
+	ok("tcp:[fe80::1%a\\x5cb]:80", 0, "tcp:[fe80::1%a\\x5cb]:80");
+	ok("tcp:local\\x68ost:80", 0, "tcp:localhost:80");
+	addr_parse(&a, "@demo\\x00x", 0, &why);
+	CHECK(a.pathlen == 6 && !memcmp(a.path, "demo\0x", 6), "NUL kept in an abstract name");
+	bad("./back\\slash/a", 0, "x5c");
+	bad("unix:/a\\x00b", 0, "NUL");
+	bad("@a\\x4", 0, "\\xHH");
+	bad("tcp:a\\x00b:80", 0, "NUL");
+	/* another tool's address type, or a typo, is no relative path */
+	bad("UNIX-CONNECT:/run/app.sock", 0, "did you mean unix:/run/app.sock?");
+	bad("UNIX:/run/app.sock", 0, "did you mean unix:/run/app.sock?");
+	bad("uinx:/run/app.sock", 0, "did you mean unix:/run/app.sock?");
+	bad("unix-dgarm:/x", 0, "did you mean unix-dgram:/x?");
+	bad("ABSTRACT-CONNECT:name", 0, "did you mean @name?");
+	bad("TCP-LISTEN:8080", ADDR_LISTEN, "did you mean tcp:8080?");
+	bad("tpc:1.2.3.4:80", 0, "did you mean tcp:1.2.3.4:80?");
+	bad("a:b/c.sock", 0, "written ./a:b/c.sock");
+	bad("udp:host:53", 0, "unknown address type 'udp:'");
+	bad("http://x/", 0, "unknown address type 'http:'");
+	ok("./a:b/c.sock", 0, "unix:./a:b/c.sock");
+	ok("/run/a:b.sock", 0, "unix:/run/a:b.sock");
+	ok("localhost:80", 0, "tcp:localhost:80");
+	ok("unx:80", 0, "tcp:unx:80");
+
 	/* resolution: a literal resolves without a resolver */
 	int usage;
 	addr_parse(&a, "127.0.0.1:9", 0, &why);
