@@ -16,6 +16,7 @@
 #include "inspect/inspect.h"
 #include "core/json.h"
 #include "cli/cli.h"
+#include "core/sys.h"
 
 enum { OPT_TCP = 0x100, OPT_JSON, OPT_AUDIT, OPT_PROBE };
 
@@ -667,6 +668,8 @@ int main(int argc, char **argv)
 	struct reports rs = { 0 };
 
 	log_init("sockinfo");
+	if (stdio_guard() < 0)
+		die_sys(1, "open /dev/null");
 	signal(SIGPIPE, SIG_IGN);
 	parse_argv(argc, argv, &a);
 	use_color = a.color;

@@ -13,6 +13,7 @@
 #include "bridge/bridge.h"
 #include "cli/cli.h"
 #include "core/num.h"
+#include "core/sys.h"
 
 enum {
 	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
 	char name[ADDR_STRLEN];
 
 	log_init("tcp2unix");
+	if (stdio_guard() < 0)
+		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	rlim_t nofile = raise_nofile();
 	if (!a.b.max_conns)

@@ -16,6 +16,7 @@
 #include "bench/bench.h"
 #include "bench/serve.h"
 #include "cli/cli.h"
+#include "core/sys.h"
 
 enum { OPT_SERVE = 0x100, OPT_COMPARE, OPT_JSON, OPT_WARMUP, OPT_PRINT_ADDRESS };
 
@@ -504,6 +505,8 @@ int main(int argc, char **argv)
 	struct bench_table t = { 0 };
 
 	log_init("usock-bench");
+	if (stdio_guard() < 0)
+		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	signal(SIGPIPE, SIG_IGN);
 	if (a.compare && !a.naddr)

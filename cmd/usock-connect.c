@@ -16,6 +16,7 @@
 #include "interactive/interactive.h"
 #include "cli/cli.h"
 #include "core/relay.h"
+#include "core/sys.h"
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
@@ -150,43 +151,61 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		    a->addr_arg);
 }
 
-/* Connect, retrying until the --wait deadline while the endpoint is
- * missing or refusing; SIGINT or SIGTERM on SIGFD ends the wait.  Exits
- * on failure. */
+/* How long -z waits for an answer when neither -w nor -t says. */
+#define PROBE_DEFAULT_MS 5000
+/* How long connecting waits for an answer (a TCP handshake, room in a
+ * full backlog) when nothing else says: about what the kernel gives a
+ * TCP handshake with its default SYN retries. */
+#define CONNECT_DEFAULT_MS 120000
+
+/* MS as "0.5 s", "5 s" or "2 min", into BUF. */
+static const char *span(int64_t ms, char *buf, size_t n)
+{
+	if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, n, "%lld min", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, n, "%lld s", (long long)(ms / 1000));
+	else
+		snprintf(buf, n, "%.3g s", (double)ms / 1000);
+	return buf;
+}
+
+/* Connect, waiting until the deadline of -w (retrying while the
+ * endpoint is missing or refusing), of -t, of -z by default, or
+ * CONNECT_DEFAULT_MS; SIGINT or SIGTERM on SIGFD ends the wait at once
+ * with status 128 + the signal.  Exits on failure: 124 when a deadline
+ * given with -w or -t passed, else 1. */
 static int open_connection(const struct args *a, const char *name, int sigfd)
 {
-	int64_t start = now_ms();
-	int64_t deadline = a->wait_ms >= 0 ? start + a->wait_ms :
-			   a->timeout_ms >= 0 ? start + a->timeout_ms : -1;
-	int64_t pause = 10;
+	int given = a->wait_ms >= 0 || a->timeout_ms >= 0;
+	int64_t span_ms = a->wait_ms >= 0 ? a->wait_ms :
+			  a->timeout_ms >= 0 ? a->timeout_ms :
+			  a->probe ? PROBE_DEFAULT_MS : CONNECT_DEFAULT_MS;
+	struct sock_wait w = { .deadline = now_ms() + span_ms,
+			       .retry = a->wait_ms >= 0, .sigfd = sigfd };
+	char t[32];
 
-	for (;;) {
-		int fd = sock_connect(&a->addr, deadline);
-		if (fd >= 0)
-			return fd;
-		int e = errno;
-		if (e == ETIMEDOUT && deadline >= 0 && now_ms() >= deadline)
-			die(EXIT_TIMEOUT, "connect %s: no answer within the deadline",
-			    name);
-		if (a->wait_ms < 0 || !sock_retryable(e)) {
-			errno = e;
-			die_sys(1, "connect %s", name);
-		}
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			errno = e;
-			die_sys(EXIT_TIMEOUT, "connect %s: gave up waiting", name);
-		}
-		int64_t nap = pause < left ? pause : left;
-		struct pollfd pfd = { sigfd, POLLIN, 0 };
-		if (poll(&pfd, 1, (int)nap) > 0) {
-			int s = sig_read(sigfd);
-			if (s == SIGINT || s == SIGTERM)
-				exit(128 + s);
-		}
-		if (pause < 100)
-			pause *= 2;
-	}
+	int fd = sock_connect_wait(&a->addr, &w);
+	if (fd >= 0)
+		return fd;
+	if (errno == EINTR && w.signo)
+		exit(128 + w.signo);
+	if (errno == ENOTSOCK)
+		die(1, "connect %s: not a socket: %s", name,
+		    file_kind_name(w.mode));
+	if (!w.expired)
+		die_sys(1, "connect %s", name);
+	/* the deadline passed: say what the tries got */
+	int code = given ? EXIT_TIMEOUT : 1;
+	span(span_ms, t, sizeof t);
+	if (w.last_err == 0)
+		die(code, "connect %s: no answer within %s", name, t);
+	if (w.last_err == EAGAIN)
+		die(code, "connect %s: its listen backlog stayed full for %s "
+		    "(the server is not accepting)", name, t);
+	die(code, "connect %s: %s (tried for %s, %d %s)", name,
+	    usock_strerror(w.last_err), t, w.tries,
+	    w.tries == 1 ? "time" : "times");
 }
 
 static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
@@ -289,6 +308,8 @@ int main(int argc, char **argv)
 	char name[ADDR_STRLEN];
 
 	log_init("usock-connect");
+	if (stdio_guard() < 0)
+		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	addr_format(&a.addr, name, sizeof name);
 
@@ -310,10 +331,6 @@ int main(int argc, char **argv)
 	if (a.interactive)
 		return run_interactive(&a, fd, sigfd, name);
 
-	if (fcntl(0, F_GETFL) < 0 && open("/dev/null", O_RDONLY) != 0)
-		die_sys(1, "open /dev/null");
-	if (fcntl(1, F_GETFL) < 0)
-		die(1, "standard output is closed");
 	stdio_prepare();
 
 	struct relay r = { .sigfd = sigfd, .idle_ms = a.timeout_ms };

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "core/relay.h"
+#include "core/sys.h"
 
 enum { OPT_PRINT_ADDRESS = 0x100 };
 
@@ -342,6 +343,8 @@ int main(int argc, char **argv)
 	char name[ADDR_STRLEN];
 
 	log_init("usock-listen");
+	if (stdio_guard() < 0)
+		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	addr_format(&a.addr, name, sizeof name);
 	if (a.cmd && !command_exists(a.cmd[0]))

@@ -229,27 +229,21 @@ static int conn_connected(struct bench *b, struct bconn *c)
 }
 
 /* The first connection, retried while the endpoint is missing or
- * refusing for up to o->wait_ms.  Remembers a TCP peer's address so that
- * later connections go to the same one without blocking. */
+ * refusing for up to o->wait_ms, else given o->timeout_ms to answer.
+ * Remembers a TCP peer's address so that later connections go to the
+ * same one without blocking. */
 static int first_connect(struct bench *b)
 {
 	const struct bench_opts *o = b->o;
 	struct bconn *c = &b->c[0];
-	int64_t give_up = o->wait_ms >= 0 ? now_ms() + o->wait_ms : -1;
-	for (;;) {
-		int64_t dl = now_ms() + o->timeout_ms;
-		if (give_up >= 0 && give_up > dl)
-			dl = give_up;
-		c->fd = sock_connect(o->addr, dl);
-		if (c->fd >= 0)
-			break;
-		if (give_up < 0 || !sock_retryable(errno))
-			return fail(b, c, "connect", NULL, errno);
-		if (now_ms() >= give_up)
-			return fail(b, c, "connect", NULL, ETIMEDOUT);
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
+	int64_t span = o->wait_ms >= 0 ? o->wait_ms : o->timeout_ms;
+	struct sock_wait w = { .deadline = now_ms() + span,
+			       .retry = o->wait_ms >= 0, .sigfd = -1 };
+	c->fd = sock_connect_wait(o->addr, &w);
+	if (c->fd < 0 && errno == ENOTSOCK)
+		return fail(b, c, "connect", "not a socket", ENOTSOCK);
+	if (c->fd < 0)
+		return fail(b, c, "connect", NULL, errno);
 	if (o->addr->kind == ADDR_TCP) {
 		b->peerlen = sizeof b->peer;
 		if (getpeername(c->fd, (struct sockaddr *)&b->peer, &b->peerlen) < 0)

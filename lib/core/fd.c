@@ -1,4 +1,5 @@
 /* fd.c — small file descriptor and clock helpers. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -6,6 +7,42 @@
 #include <unistd.h>
 
 #include "sys.h"
+
+int stdio_guard(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* the lowest free descriptor: FD itself, as those below it
+		 * are open by now */
+		int n = open("/dev/null", (fd ? O_WRONLY : O_RDONLY) | O_NOCTTY);
+		if (n < 0)
+			return -1;
+		if (n != fd) {
+			int r = dup2(n, fd);
+			int e = errno;
+			close(n);
+			errno = e;
+			if (r < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+const char *file_kind_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "regular file";
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symbolic link";
+	case S_IFIFO: return "named pipe (FIFO)";
+	case S_IFCHR: return "character device";
+	case S_IFBLK: return "block device";
+	case S_IFSOCK: return "socket";
+	}
+	return "file of unknown type";
+}
 
 int fd_nonblock(int fd, int on)
 {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,75 +54,180 @@ static int unix_sockaddr(const char *path, struct sockaddr_un *sun,
 	return (int)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
 
-/* Wait until FD is writable (a connect finished) or DEADLINE passes. */
-static int wait_connect(int fd, int64_t deadline)
+/* Pauses between tries while waiting for an endpoint: the first one is
+ * short (a server that is just starting), then they double up to a cap
+ * so that a long wait costs little. */
+#define RETRY_FIRST_MS 5
+#define RETRY_MAX_MS   50
+
+/* Milliseconds from now to DEADLINE for poll(): -1 for no deadline, 0
+ * once it has passed. */
+static int ms_left(int64_t deadline)
 {
+	if (deadline < 0)
+		return -1;
+	int64_t left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	return left > 86400000 ? 86400000 : (int)left;
+}
+
+/* Wait up to MS milliseconds (-1: for ever) for FD (-1: none) to be
+ * writable or a signal to arrive on w->sigfd.  Returns 1 when FD is
+ * ready, 0 when the time is up, or -1 with errno (EINTR: a signal,
+ * w->signo says which). */
+static int wait_event(int fd, int ms, struct sock_wait *w)
+{
+	struct pollfd pfd[2];
+	nfds_t n = 0;
+	if (fd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (w->sigfd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = w->sigfd, .events = POLLIN };
+	int64_t until = ms < 0 ? -1 : now_ms() + ms;
 	for (;;) {
-		int timeout = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
-			if (left <= 0) {
-				errno = ETIMEDOUT;
+		int r = poll(pfd, n, ms);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0 && w->sigfd >= 0 && pfd[n - 1].revents) {
+			int s = sig_read(w->sigfd);
+			if (s) {
+				w->signo = s;
+				errno = EINTR;
 				return -1;
 			}
-			timeout = (int)left;
 		}
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int n = poll(&pfd, 1, timeout);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		int err = 0;
-		socklen_t sl = sizeof err;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
-			return -1;
-		if (err) {
-			errno = err;
-			return -1;
-		}
-		return 0;
+		if (r > 0 && fd >= 0 && pfd[0].revents)
+			return 1;
+		if (r == 0)
+			return 0;
+		/* EINTR from a handled signal, or a spurious wake-up */
+		ms = ms_left(until);
+		if (ms == 0)
+			return 0;
 	}
 }
 
-/* Connect a new socket of FAMILY/TYPE to SA.  A full UNIX backlog
- * makes the connect wait (as a blocking connect would) until DEADLINE. */
-static int connect_sa(int family, int type, const struct sockaddr *sa,
-		      socklen_t len, int64_t deadline)
+/* One connect of a new socket of FAMILY/TYPE to SA, waiting for a TCP
+ * handshake until w->deadline.  Returns a non-blocking CLOEXEC fd, or -1
+ * with errno: EAGAIN a full UNIX backlog, EINTR a signal, ETIMEDOUT with
+ * w->expired set when the deadline passed first, else the error of the
+ * connect. */
+static int connect_once(int family, int type, const struct sockaddr *sa,
+			socklen_t len, struct sock_wait *w)
 {
 	int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	for (;;) {
-		if (connect(fd, sa, len) == 0)
-			return fd;
-		if (errno == EINTR)
-			continue;
-		if (errno == EINPROGRESS) {
-			if (wait_connect(fd, deadline) == 0)
+	w->tries++;
+	int r = connect(fd, sa, len);
+	if (r == 0)
+		return fd;
+	if (errno == EINPROGRESS || errno == EINTR) {
+		/* the handshake goes on in the kernel: wait for its answer */
+		r = wait_event(fd, ms_left(w->deadline), w);
+		if (r > 0) {
+			int err = 0;
+			socklen_t sl = sizeof err;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+				err = errno;
+			if (!err)
 				return fd;
-			break;
+			errno = err;
+		} else if (r == 0) {
+			w->expired = 1;
+			w->last_err = 0; /* no answer at all */
+			errno = ETIMEDOUT;
 		}
-		if (errno == EAGAIN && family == AF_UNIX) {
-			/* listener's backlog is full: wait for room */
-			if (deadline >= 0 && now_ms() >= deadline) {
-				errno = ETIMEDOUT;
-				break;
-			}
-			struct timespec ts = { 0, 5 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		break;
 	}
 	int e = errno;
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+/* The kind of file at a UNIX socket address SUN that refused a connect:
+ * sets w->mode and returns 1 when it is there and is not a socket. */
+static int not_a_socket(const struct sockaddr_un *sun, struct sock_wait *w)
+{
+	struct stat st;
+	if (sun->sun_path[0] == 0 || stat(sun->sun_path, &st) < 0 ||
+	    S_ISSOCK(st.st_mode))
+		return 0;
+	w->mode = st.st_mode;
+	return 1;
+}
+
+/* Every address of A once.  Returns an fd, or -1 with errno (the error
+ * of the last address tried, as connect_once() gives it; ENOTSOCK for a
+ * path that is not a socket). */
+static int connect_round(const struct addr *a, struct sock_wait *w)
+{
+	if (a->kind == ADDR_UNIX) {
+		struct sockaddr_un sun;
+		int dirfd;
+		int len = unix_sockaddr(a->path, &sun, &dirfd);
+		if (len < 0)
+			return -1;
+		int fd = connect_once(AF_UNIX, a->type, (struct sockaddr *)&sun,
+				      (socklen_t)len, w);
+		int e = errno;
+		if (fd < 0 && e == ECONNREFUSED && not_a_socket(&sun, w))
+			e = ENOTSOCK;
+		if (dirfd >= 0)
+			close(dirfd);
+		errno = e;
+		return fd;
+	}
+	int e = EADDRNOTAVAIL;
+	for (int i = 0; i < a->nsa; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&a->sa[i];
+		int fd = connect_once(sa->sa_family, a->type, sa, a->salen[i], w);
+		if (fd >= 0)
+			return fd;
+		e = errno;
+		if (e == EINTR || w->expired)
+			break;
+	}
+	errno = e;
+	return -1;
+}
+
+int sock_connect_wait(const struct addr *a, struct sock_wait *w)
+{
+	int64_t pause = RETRY_FIRST_MS;
+
+	w->signo = 0;
+	w->last_err = 0;
+	w->expired = 0;
+	w->tries = 0;
+	w->mode = 0;
+	for (;;) {
+		int fd = connect_round(a, w);
+		if (fd >= 0)
+			return fd;
+		int e = errno;
+		if (e == EINTR || w->expired)
+			return -1;
+		w->last_err = e;
+		/* a full backlog is waited for as a blocking connect would;
+		 * a missing or refusing endpoint only when asked to */
+		int busy = e == EAGAIN && a->kind != ADDR_TCP;
+		if (!busy && !(w->retry && sock_retryable(e)))
+			return -1;
+		int ms = ms_left(w->deadline);
+		if (ms == 0) {
+			w->expired = 1;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (ms < 0 || ms > pause)
+			ms = (int)pause;
+		if (wait_event(-1, ms, w) < 0)
+			return -1;
+		if (pause < RETRY_MAX_MS)
+			pause *= 2;
+	}
 }
 
 int sock_prepare(struct addr *a)
@@ -172,30 +278,10 @@ int sock_connect_start(const struct addr *a, int i, int *pending)
 
 int sock_connect(const struct addr *a, int64_t deadline)
 {
-	if (a->kind == ADDR_UNIX) {
-		struct sockaddr_un sun;
-		int dirfd;
-		int len = unix_sockaddr(a->path, &sun, &dirfd);
-		if (len < 0)
-			return -1;
-		int fd = connect_sa(AF_UNIX, a->type, (struct sockaddr *)&sun,
-				    (socklen_t)len, deadline);
-		if (dirfd >= 0) {
-			int e = errno;
-			close(dirfd);
-			errno = e;
-		}
-		return fd;
-	}
-	int fd = -1, e = EADDRNOTAVAIL;
-	for (int i = 0; i < a->nsa && fd < 0; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&a->sa[i];
-		fd = connect_sa(sa->sa_family, a->type, sa, a->salen[i], deadline);
-		if (fd < 0)
-			e = errno;
-	}
-	if (fd < 0)
-		errno = e;
+	struct sock_wait w = { .deadline = deadline, .sigfd = -1 };
+	int fd = sock_connect_wait(a, &w);
+	if (fd < 0 && errno == ENOTSOCK)
+		errno = ECONNREFUSED; /* what connect(2) itself says */
 	return fd;
 }
 

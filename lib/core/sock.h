@@ -53,9 +53,38 @@ int sock_prepare(struct addr *a);
  * for POLLOUT, then read SO_ERROR) or 0 when connected; or -1 with errno
  * (EAGAIN: a full UNIX backlog). */
 int sock_connect_start(const struct addr *a, int i, int *pending);
-/* Connect to A, giving up at DEADLINE (ms on the monotonic clock, or
- * -1 for none).  Returns a non-blocking CLOEXEC fd, or -1 with errno
- * (ETIMEDOUT at the deadline). */
+/* How sock_connect_wait() waits, and what ended the wait. */
+struct sock_wait {
+	int64_t deadline;  /* ms on the monotonic clock (now_ms()), -1: none */
+	int retry;         /* 1: a missing or refusing endpoint (see
+			      sock_retryable()) is tried again until the
+			      deadline */
+	int sigfd;         /* a signalfd: any signal read from it ends the
+			      wait; -1: none (signals act as they are set) */
+	/* set by sock_connect_wait() */
+	int signo;         /* the signal that ended the wait (errno EINTR) */
+	int expired;       /* 1: the deadline passed (errno ETIMEDOUT) */
+	int last_err;      /* the errno of the last try that failed; after
+			      the deadline, 0 when that try had no answer
+			      yet (a TCP handshake nobody answered) */
+	int tries;         /* connect() calls made */
+	mode_t mode;       /* ENOTSOCK: st_mode of the file in the way */
+};
+
+/* Connect to A, waiting until w->deadline for a TCP handshake to be
+ * answered and for room in a UNIX listener's full backlog (EAGAIN: tried
+ * again after a pause, as a blocking connect(2) would wait), and with
+ * w->retry for a missing or refusing endpoint to appear.  Every pause
+ * and every wait also watches w->sigfd.  Each try goes through A's
+ * addresses in order.  Returns a non-blocking CLOEXEC fd, or -1 with
+ * errno: EINTR (w->signo), ETIMEDOUT with w->expired (w->last_err says
+ * what the tries got), ENOTSOCK when a UNIX path exists and is not a
+ * socket (w->mode; never retried: it will not become one), or the error
+ * of the last try.  Pauses start at 5 ms and double up to 50 ms. */
+int sock_connect_wait(const struct addr *a, struct sock_wait *w);
+/* sock_connect_wait() without retries and without a signalfd, giving up
+ * at DEADLINE (ms on the monotonic clock, -1: none); a path that is not
+ * a socket fails with ECONNREFUSED, as connect(2) says. */
 int sock_connect(const struct addr *a, int64_t deadline);
 /* Accept one connection: non-blocking CLOEXEC fd or -1 with errno. */
 int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len);

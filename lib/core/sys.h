@@ -22,6 +22,16 @@ void sig_reset_child(void);
 
 /* ---- fd.c, time.c: small helpers ---- */
 
+/* Make sure descriptors 0, 1 and 2 are open, opening /dev/null (read
+ * only on 0, write only on 1 and 2) on each that is closed, so that no
+ * socket or file opened later lands on one of them and gets what is
+ * meant for standard input or output.  Every tool calls it first.
+ * Returns 0, or -1 with errno (the open of /dev/null failed). */
+int stdio_guard(void);
+/* A name for the file type in MODE: "regular file", "directory",
+ * "named pipe (FIFO)", "socket", ... */
+const char *file_kind_name(mode_t mode);
+
 int fd_nonblock(int fd, int on);
 int fd_cloexec(int fd);
 /* Best effort: enlarge a pipe to 1 MiB so bulk transfers take fewer
