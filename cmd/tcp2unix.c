@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bridge/bridge.h"
+#include "bridge/loop.h"
 #include "cli/cli.h"
 #include "core/num.h"
 #include "core/sys.h"
@@ -201,6 +202,36 @@ static void print_listeners(const struct args *a)
 	}
 }
 
+/* A target that is one of our own listening sockets would turn each
+ * client into a connection to ourselves, and that one into another, until
+ * the descriptors run out: a usage error. */
+static void refuse_loop(const struct args *a)
+{
+	char l[ADDR_STRLEN], t[ADDR_STRLEN];
+	for (int i = 0; i < a->b.nlfd; i++) {
+		int k = loop_target_is_listener(a->b.lfd[i], &a->b.target);
+		if (k < 0)
+			continue;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		if (getsockname(a->b.lfd[i], (struct sockaddr *)&ss, &len) < 0)
+			len = 0;
+		if (a->b.target.kind == ADDR_TCP)
+			sa_format((const struct sockaddr *)&a->b.target.sa[k],
+				  a->b.target.salen[k], SOCK_STREAM, t, sizeof t);
+		else
+			addr_format(&a->b.target, t, sizeof t);
+		if (!a->activated)
+			sock_local_format(&lst, l, sizeof l);
+		else if (len)
+			sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, l, sizeof l);
+		else
+			snprintf(l, sizeof l, "fd %d", a->b.lfd[i]);
+		die(EXIT_USAGE, "target %s leads back to the listening address "
+		    "%s: a connection loop", t, l);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct args a;
@@ -250,6 +281,7 @@ int main(int argc, char **argv)
 		a.b.lfd[a.b.nlfd++] = lst.fd;
 		a.b.own = &lst;
 	}
+	refuse_loop(&a);
 	if (a.print_address) {
 		print_listeners(&a);
 		fflush(stderr);

@@ -1,0 +1,276 @@
+#!/usr/bin/env bats
+# Every wait ends: at its deadline, or at once on SIGINT/SIGTERM (130/143).
+# Connect waits (a full UNIX backlog, a TCP handshake nobody answers, -w on
+# a missing path, -z), paths that can never become sockets, closed stdio,
+# and tcp2unix pointed at itself.
+
+load helpers
+
+FULL="$PY $LIB/full_backlog.py"
+
+# full_backlog PATH|PORT: a listener whose backlog is full (UNIX: connect
+# gets EAGAIN; TCP: SYNs are dropped, connects stay pending).
+full_backlog() {
+	local ready
+	ready=$(mktemp -u "$T/ready.XXXXXX")
+	# shellcheck disable=SC2086 # interpreter and script, split on purpose
+	start_bg $FULL "$1" --ready-file "$ready"
+	wait_for_file "$ready"
+}
+
+# waiting PID: PID has SIGINT and SIGTERM blocked (its signalfd is set up:
+# from now on either signal is seen by the wait it is in).
+waiting() {
+	local blk
+	blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$blk" ] && (( (16#$blk & 16#4002) == 16#4002 ))
+}
+
+# in_poll PID: PID sleeps in poll(2) (a connect's wait or its pause).
+in_poll() {
+	grep -q poll "/proc/$1/wchan" 2>/dev/null
+}
+
+# syn_sent PORT: a TCP connect to 127.0.0.1:PORT is pending (SYN_SENT).
+syn_sent() {
+	local hex
+	hex=$(printf '0100007F:%04X' "$1")
+	awk -v p="$hex" '$3 == p && $4 == "02" { f = 1 } END { exit !f }' /proc/net/tcp
+}
+
+# signal_ends SIG STATUS CMD...: start CMD (SIGINT at its default), wait
+# until it is in its wait (see `waiting`, plus the condition in $READY if
+# set), send SIG, and check that it ends with STATUS within 3 s.
+signal_ends() {
+	local sig=$1 status=$2 pid t0 t1
+	shift 2
+	start_bg with_sigint "$@" </dev/null 2>"$T/err"
+	pid=$BG_PID
+	wait_until 10 waiting "$pid"
+	if [ -n "${READY:-}" ]; then
+		wait_until 10 $READY
+	fi
+	pid_alive "$pid" || fail "ended before the signal: $(cat "$T/err")"
+	t0=$(now_ms)
+	kill -"$sig" "$pid"
+	expect_exit "$status" "$pid" 3
+	t1=$(now_ms)
+	[ $((t1 - t0)) -lt 2000 ] || fail "took $((t1 - t0)) ms to end after SIG$sig"
+}
+
+# ends_within MS STATUS CMD...: CMD exits with STATUS, in under MS ms.
+ends_within() {
+	local ms=$1 status=$2 t0 t1
+	shift 2
+	t0=$(now_ms)
+	run "-$status" --separate-stderr timeout 30 "$@" </dev/null
+	t1=$(now_ms)
+	ELAPSED=$((t1 - t0))
+	[ "$ELAPSED" -lt "$ms" ] || fail "took $ELAPSED ms (bound $ms)"
+}
+
+# ---- a full UNIX backlog (connect gets EAGAIN) ------------------------------
+
+@test "full UNIX backlog: SIGTERM ends the wait at once with 143" {
+	full_backlog "$T/full.sock"
+	signal_ends TERM 143 usock-connect "$T/full.sock"
+}
+
+@test "full UNIX backlog: SIGINT ends the wait at once with 130" {
+	full_backlog "$T/full.sock"
+	signal_ends INT 130 usock-connect "$T/full.sock"
+}
+
+@test "full UNIX backlog: -w 1 ends at the deadline with 124, naming the backlog" {
+	full_backlog "$T/full.sock"
+	ends_within 4000 124 usock-connect -w 1 "$T/full.sock"
+	[ "$ELAPSED" -ge 900 ] || fail "gave up after $ELAPSED ms"
+	assert_regex "$stderr" "^usock-connect: connect unix:.*/full\.sock: its listen backlog stayed full for 1 s"
+}
+
+@test "full UNIX backlog: -z answers 1 within its 5 s default" {
+	full_backlog "$T/full.sock"
+	ends_within 8000 1 usock-connect -z "$T/full.sock"
+	[ "$ELAPSED" -ge 4500 ] || fail "gave up after $ELAPSED ms"
+	assert_regex "$stderr" 'backlog stayed full for 5 s'
+}
+
+@test "full UNIX backlog: -z ends on SIGTERM with 143" {
+	full_backlog "$T/full.sock"
+	signal_ends TERM 143 usock-connect -z -w 30 "$T/full.sock"
+}
+
+@test "usock-bench: a full backlog on the first connect ends on SIGTERM" {
+	full_backlog "$T/full.sock"
+	start_bg usock-bench -w 30 "$T/full.sock" latency </dev/null 2>"$T/err"
+	local pid=$BG_PID
+	# no signalfd here: the signal's default action ends it, in the
+	# middle of the connect's wait (poll) as anywhere else
+	wait_until 10 in_poll "$pid"
+	kill -TERM "$pid"
+	local rc=0
+	wait_pid "$pid" 3 || rc=$?
+	[ "$rc" -eq 143 ] || fail "status $rc, expected 143 (killed by SIGTERM)"
+}
+
+# ---- a TCP handshake nobody answers (SYNs dropped) ----------------------------
+
+@test "pending TCP connect: SIGINT ends it at once with 130" {
+	local port
+	port=$(free_port)
+	full_backlog "$port"
+	READY="syn_sent $port" signal_ends INT 130 usock-connect "tcp:127.0.0.1:$port"
+}
+
+@test "pending TCP connect: SIGTERM ends it at once with 143" {
+	local port
+	port=$(free_port)
+	full_backlog "$port"
+	READY="syn_sent $port" signal_ends TERM 143 usock-connect "tcp:127.0.0.1:$port"
+}
+
+@test "pending TCP connect: -t 1 ends it with 124, 'no answer within 1 s'" {
+	local port
+	port=$(free_port)
+	full_backlog "$port"
+	ends_within 4000 124 usock-connect -t 1 "tcp:127.0.0.1:$port"
+	[ "$ELAPSED" -ge 900 ] || fail "gave up after $ELAPSED ms"
+	assert_regex "$stderr" "^usock-connect: connect tcp:127\.0\.0\.1:$port: no answer within 1 s\$"
+}
+
+@test "pending TCP connect: -z -w 30 ends on SIGINT with 130" {
+	local port
+	port=$(free_port)
+	full_backlog "$port"
+	READY="syn_sent $port" signal_ends INT 130 usock-connect -z -w 30 "tcp:127.0.0.1:$port"
+}
+
+# ---- -w on a missing or refusing endpoint ------------------------------------
+
+@test "-w 30 on a missing path: SIGTERM ends the wait at once with 143" {
+	signal_ends TERM 143 usock-connect -w 30 "$T/none.sock"
+}
+
+@test "-w 30 on a missing path: SIGINT ends the wait at once with 130" {
+	signal_ends INT 130 usock-connect -w 30 "$T/none.sock"
+}
+
+@test "-w 30 on a refusing TCP port: SIGTERM ends it with 143" {
+	signal_ends TERM 143 usock-connect -w 30 "tcp:127.0.0.1:$(free_port)"
+}
+
+@test "-w 0.5 on a refusing port says it was refused, not 'no answer'" {
+	ends_within 4000 124 usock-connect -w 0.5 "tcp:127.0.0.1:$(free_port)"
+	assert_regex "$stderr" '^usock-connect: connect tcp:127\.0\.0\.1:[0-9]+: Connection refused \(tried for 0\.5 s, [0-9]+ times\)$'
+}
+
+@test "-w 1 on a missing path says so" {
+	ends_within 4000 124 usock-connect -w 1 "$T/none.sock"
+	assert_regex "$stderr" ': No such file or directory \(tried for 1 s, [0-9]+ times\)$'
+}
+
+# ---- a path that is not a socket fails at once ---------------------------------
+
+@test "-w 5 on a regular file: exit 1 at once, 'not a socket: regular file'" {
+	echo data >"$T/file"
+	ends_within 2000 1 usock-connect -w 5 "$T/file"
+	assert_equal "$stderr" "usock-connect: connect unix:$T/file: not a socket: regular file"
+	assert_equal "$(cat "$T/file")" data
+}
+
+@test "-w 5 on /etc/passwd: exit 1 at once" {
+	ends_within 2000 1 usock-connect -w 5 /etc/passwd
+	assert_equal "$stderr" "usock-connect: connect unix:/etc/passwd: not a socket: regular file"
+}
+
+@test "-w 5 on a directory: exit 1 at once, 'not a socket: directory'" {
+	mkdir "$T/dir"
+	ends_within 2000 1 usock-connect -w 5 "$T/dir"
+	assert_equal "$stderr" "usock-connect: connect unix:$T/dir: not a socket: directory"
+}
+
+@test "-w 5 on a FIFO: exit 1 at once, 'not a socket: named pipe (FIFO)'" {
+	mkfifo "$T/fifo"
+	ends_within 2000 1 usock-connect -w 5 "$T/fifo"
+	assert_equal "$stderr" "usock-connect: connect unix:$T/fifo: not a socket: named pipe (FIFO)"
+}
+
+@test "-z on a character device: exit 1 at once" {
+	ends_within 2000 1 usock-connect -z -w 5 /dev/null
+	assert_equal "$stderr" "usock-connect: connect unix:/dev/null: not a socket: character device"
+}
+
+@test "a symbolic link to a socket is followed; to a regular file is not a socket" {
+	start_server "$T/s.sock" --mode pong
+	ln -s s.sock "$T/link"
+	run -0 timeout 20 usock-connect -w 5 "$T/link" <<<"PING"
+	assert_output PONG
+	echo x >"$T/f"
+	ln -s f "$T/flink"
+	ends_within 2000 1 usock-connect -w 5 "$T/flink"
+	assert_regex "$stderr" 'not a socket: regular file$'
+}
+
+@test "usock-bench -w 5 on a regular file: exit 1 at once" {
+	echo data >"$T/file"
+	ends_within 2000 1 usock-bench -w 5 "$T/file" latency
+	assert_regex "$stderr" 'connect: not a socket$'
+}
+
+# ---- closed standard descriptors ----------------------------------------------
+
+# a server that greets, then reports what it receives until EOF (2 s)
+greeter() {
+	"$PY" - "$1" >"$2" 2>&1 3>&- <<-'EOF' &
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+	c, _ = s.accept(); c.settimeout(2); c.sendall(b"hello-from-server\n"); d = b""
+	try:
+	    while True:
+	        b = c.recv(65536)
+	        if not b: print("EOF after %r" % d); break
+	        d += b
+	except socket.timeout: print("no EOF; got %r" % d)
+	EOF
+	BG_PIDS+=($!)
+	GPID=$!
+	wait_for_socket "$1"
+}
+
+@test "usock-connect with stdin and stdout closed: the peer gets EOF, not its own bytes" {
+	local redir
+	for redir in '<&-' '>&-' '<&- >&-'; do
+		rm -f "$T/s.sock"
+		greeter "$T/s.sock" "$T/srv.out"
+		eval "timeout 10 usock-connect \"\$T/s.sock\" 2>\"\$T/err\" $redir" || fail "[$redir] status $?: $(cat "$T/err")"
+		wait_pid "$GPID" 10
+		assert_equal "$(cat "$T/srv.out")" "EOF after b''"
+	done
+}
+
+@test "every tool puts /dev/null on closed descriptors 0, 1 and 2 before opening anything" {
+	local pid fd
+	start_bg sh -c 'exec "$@" <&- >&- 2>&-' sh usock-listen -k "$T/l.sock" -- cat
+	pid=$BG_PID
+	wait_for_socket "$T/l.sock"
+	for fd in 0 1 2; do
+		assert_equal "$(readlink "/proc/$pid/fd/$fd")" /dev/null
+	done
+	start_bg sh -c 'exec "$@" <&- >&- 2>&-' sh tcp2unix "$T/t.sock" "$T/l.sock"
+	pid=$BG_PID
+	wait_for_socket "$T/t.sock"
+	for fd in 0 1 2; do
+		assert_equal "$(readlink "/proc/$pid/fd/$fd")" /dev/null
+	done
+	start_bg sh -c 'exec "$@" <&- >&- 2>&-' sh usock-bench --serve echo "$T/b.sock"
+	pid=$BG_PID
+	wait_for_socket "$T/b.sock"
+	for fd in 0 1 2; do
+		assert_equal "$(readlink "/proc/$pid/fd/$fd")" /dev/null
+	done
+	# and they work: the chain answers through the bridge
+	run -0 timeout 10 usock-connect "$T/t.sock" <<<"through"
+	assert_output through
+	# a one-shot tool with stdout closed still exits cleanly
+	run -0 sh -c 'sockinfo "$1" >&-' sh "$T/l.sock"
+}
