@@ -274,3 +274,125 @@ greeter() {
 	# a one-shot tool with stdout closed still exits cleanly
 	run -0 sh -c 'sockinfo "$1" >&-' sh "$T/l.sock"
 }
+
+# ---- tcp2unix pointed at itself ---------------------------------------------
+
+# loop_refused ARG...: tcp2unix ARG... is a usage error at once, naming the
+# loop, and leaves no socket file behind.
+loop_refused() {
+	ends_within 5000 2 tcp2unix "$@"
+	assert_regex "$stderr" '^tcp2unix: target .* leads back to the listening address .*: a connection loop$'
+}
+
+@test "tcp2unix ./a.sock ./a.sock: usage error, socket file removed" {
+	cd "$T"
+	loop_refused ./a.sock ./a.sock
+	assert_equal "$stderr" "tcp2unix: target unix:./a.sock leads back to the listening address unix:./a.sock: a connection loop"
+	assert_not_exist "$T/a.sock"
+}
+
+@test "tcp2unix: the same socket file by another spelling or a symbolic link" {
+	cd "$T"
+	loop_refused ./a.sock "$T/a.sock"
+	loop_refused "$T/a.sock" "unix:$T/./a.sock"
+	ln -s a.sock "$T/link.sock"
+	loop_refused ./a.sock ./link.sock
+}
+
+@test "tcp2unix PORT PORT and a loopback target on the listening port: usage error" {
+	local port
+	port=$(free_port)
+	loop_refused "$port" "$port"
+	loop_refused "127.0.0.1:$port" "tcp:127.0.0.1:$port"
+	loop_refused "$port" "0.0.0.0:$port"
+	# nothing is left listening on the port
+	run -1 usock-connect -z "tcp:127.0.0.1:$port"
+}
+
+@test "tcp2unix: a wildcard listener is reached through every local address" {
+	local port a
+	port=$(free_port)
+	loop_refused "*:$port" "127.0.0.1:$port"
+	loop_refused "*:$port" "127.0.0.2:$port"
+	if [ -e /proc/net/if_inet6 ]; then
+		loop_refused "*:$port" "tcp:[::1]:$port"
+	fi
+	# an address of an interface other than lo, if there is one
+	a=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+	if [ -n "$a" ]; then
+		loop_refused "*:$port" "$a:$port"
+	fi
+}
+
+@test "tcp2unix @name @name: usage error" {
+	local n
+	n=$(abstract_name)
+	loop_refused "@$n" "@$n"
+}
+
+@test "tcp2unix: a different port, path or name is not a loop" {
+	local p1 p2
+	p1=$(free_port)
+	p2=$(free_port)
+	[ "$p1" != "$p2" ] || p2=$((p1 + 1))
+	start_bridge "$p1" "$p2"
+	kill -TERM "$BPID"
+	expect_exit 0 "$BPID"
+	cd "$T"
+	start_bridge ./a.sock ./b.sock
+	kill -TERM "$BPID"
+	expect_exit 0 "$BPID"
+}
+
+@test "tcp2unix: a loop made after start (a link to its own socket) is refused per client, no storm" {
+	cd "$T"
+	start_bridge ./a.sock ./b.sock
+	local base
+	base=$(fd_count "$BPID")
+	ln -s a.sock "$T/b.sock"
+	local i
+	for i in 1 2 3; do
+		# the looped connection is closed at once: the client gets
+		# nothing, and an end (EOF or a reset) rather than a hang
+		run --separate-stderr timeout 10 usock-connect ./a.sock <<<"hello"
+		[ "$status" -le 1 ] || fail "status $status"
+		assert_output ""
+	done
+	wait_until 10 fds_are "$BPID" "$base"
+	grep -q 'refused: a connection from this bridge itself' "$BERR" ||
+		fail "no loop message: $(cat "$BERR")"
+	# the link replaced by a real server: the bridge serves again
+	rm "$T/b.sock"
+	start_server "$T/b.sock" --mode pong
+	run -0 timeout 10 usock-connect ./a.sock <<<"PING"
+	assert_output PONG
+}
+
+@test "tcp2unix: a TCP loop made after start (an address added later) is refused per client" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
+	unshare -n true 2>/dev/null || skip "no network namespaces here"
+	local port=18777
+	# in a network namespace of its own: lo, and 10.9.9.9 added only
+	# once the bridge runs, so start-up cannot know it is ours
+	run -0 --separate-stderr timeout 30 unshare -n sh -c '
+		ip link set lo up
+		tcp2unix -v "*:$1" "10.9.9.9:$1" 2>"$2/err" 3>&- &
+		b=$!
+		i=0
+		until grep -q "^tcp2unix: forwarding" "$2/err"; do
+			i=$((i + 1)); [ $i -lt 500 ] || exit 9; sleep 0.02
+		done
+		base=$(ls /proc/$b/fd | wc -l)
+		ip addr add 10.9.9.9/32 dev lo
+		for i in 1 2 3; do
+			echo hi | usock-connect "127.0.0.1:$1" && exit 8
+		done
+		sleep 0.2
+		now=$(ls /proc/$b/fd | wc -l)
+		kill $b; wait $b
+		echo "fds $base $now"' sh "$port" "$T"
+	assert_output --regexp '^fds ([0-9]+) \1$'
+	grep -q 'refused: a connection from this bridge itself' "$T/err" ||
+		fail "no loop message: $(cat "$T/err")"
+	[ "$(grep -c 'refused: a connection from this bridge itself' "$T/err")" -eq 3 ]
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "loop.h"
 #include "cli/cli.h"
 
 #define TAG_MAX     64      /* epoll tags below this are not connections */
@@ -56,6 +57,7 @@ struct engine {
 	int stopping;
 	int64_t drain_deadline;
 	char target_name[ADDR_STRLEN];
+	struct loop_conns loops;   /* our TCP target sockets, for loops */
 };
 
 static void list_add(struct list *l, struct conn *c)
@@ -145,8 +147,10 @@ static void conn_close(struct engine *e, struct conn *c, const char *how,
 		close_reset(c->cfd);
 	else if (c->cfd >= 0)
 		close(c->cfd);
-	if (c->tfd >= 0)
+	if (c->tfd >= 0) {
+		loop_forget(&e->loops, c->tfd);
 		close(c->tfd);
+	}
 	c->cfd = c->tfd = -1;
 	pump_free(&c->up);
 	pump_free(&c->down);
@@ -207,6 +211,8 @@ static int target_start(struct engine *e, struct conn *c)
 		set_nodelay(fd);
 	c->tfd = fd;
 	c->tev = NOREG;
+	if (t->kind == ADDR_TCP)
+		loop_note(&e->loops, fd, (const struct sockaddr *)&t->sa[c->ai]);
 	return !pending;
 }
 
@@ -293,8 +299,10 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 			   int64_t now)
 {
 	set_events(e, c, 1, NOREG);
-	if (c->tfd >= 0)
+	if (c->tfd >= 0) {
+		loop_forget(&e->loops, c->tfd);
 		close(c->tfd);
+	}
 	c->tfd = -1;
 	if (err == EMFILE || err == ENFILE) {
 		/* out of descriptors: accept no more until some are free */
@@ -362,6 +370,16 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		return 0;
 	}
 	b->st.accepted++;
+	/* a loop that start-up could not see: a client that is one of our
+	 * own connections to the target is reset, which ends that one too */
+	if ((ss.ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
+	    loop_is_own(&e->loops, fd, (struct sockaddr *)&ss)) {
+		b->st.refused++;
+		log_warn("refused: a connection from this bridge itself "
+			 "(the target %s leads back to it)", e->target_name);
+		close_reset(fd);
+		return 1;
+	}
 	if (ss.ss_family != AF_UNIX)
 		set_nodelay(fd);
 	if (b->nallow && ss.ss_family != AF_UNIX &&
@@ -589,6 +607,9 @@ int bridge_run(struct bridge *b)
 
 	e.pool.max = 64;
 	addr_format(&b->target, e.target_name, sizeof e.target_name);
+	/* without the table, a run-time TCP loop is bounded by -c only */
+	if (b->target.kind == ADDR_TCP && loop_conns_init(&e.loops) < 0)
+		log_warn("no memory to watch for connection loops");
 	e.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (e.ep < 0)
 		return -1;
@@ -649,6 +670,7 @@ int bridge_run(struct bridge *b)
 	if (left)
 		log_warn("drain deadline: closed %d connections", left);
 	pipe_pool_drain(&e.pool);
+	loop_conns_free(&e.loops);
 	close(e.ep);
 	return 0;
 }

@@ -159,55 +159,100 @@ int loop_target_is_listener(int lfd, const struct addr *target)
 	return -1;
 }
 
-int loop_unix_peer_is_self(int fd)
+int loop_conns_init(struct loop_conns *t)
 {
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
-	return sock_peercred(fd, &pid, &uid, &gid) == 0 && pid == getpid();
-}
-
-int loop_ports_init(struct loop_ports *p)
-{
-	p->n = calloc(65536, sizeof *p->n);
-	return p->n ? 0 : -1;
-}
-
-void loop_ports_free(struct loop_ports *p)
-{
-	free(p->n);
-	p->n = NULL;
-}
-
-int loop_ports_add(struct loop_ports *p, int fd, struct sockaddr_storage *ss)
-{
-	socklen_t len = sizeof *ss;
-	if (!p->n || getsockname(fd, (struct sockaddr *)ss, &len) < 0)
+	t->v = NULL;
+	t->nv = 0;
+	t->head = malloc(65536 * sizeof *t->head);
+	if (!t->head)
 		return -1;
-	struct ep e = ep_of((struct sockaddr *)ss);
-	if (!e.family)
-		return -1;
-	if (p->n[e.port] < UINT16_MAX)
-		p->n[e.port]++;
+	for (int i = 0; i < 65536; i++)
+		t->head[i] = -1;
 	return 0;
 }
 
-void loop_ports_del(struct loop_ports *p, const struct sockaddr_storage *ss)
+void loop_conns_free(struct loop_conns *t)
 {
-	struct ep e = ep_of((const struct sockaddr *)ss);
-	if (p->n && e.family && p->n[e.port] && p->n[e.port] < UINT16_MAX)
-		p->n[e.port]--;
+	free(t->head);
+	free(t->v);
+	t->head = NULL;
+	t->v = NULL;
+	t->nv = 0;
 }
 
-int loop_ports_has(const struct loop_ports *p, const struct sockaddr *peer)
+void loop_note(struct loop_conns *t, int fd, const struct sockaddr *sa)
 {
-	struct ep e = ep_of(peer);
-	return p->n && e.family && p->n[e.port] > 0;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof local;
+	if (!t->head || fd < 0 || (sa->sa_family != AF_INET &&
+				   sa->sa_family != AF_INET6) ||
+	    getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		return;
+	if (fd >= t->nv) {
+		int n = fd + 1 > t->nv * 2 ? fd + 1 : t->nv * 2;
+		struct loop_ent *v = realloc(t->v, (size_t)n * sizeof *v);
+		if (!v)
+			return; /* not noted: a loop is then only bounded by -c */
+		memset(v + t->nv, 0, (size_t)(n - t->nv) * sizeof *v);
+		t->v = v;
+		t->nv = n;
+	}
+	loop_forget(t, fd);
+	struct loop_ent *e = &t->v[fd];
+	uint16_t port = ep_of((struct sockaddr *)&local).port;
+	e->local = local;
+	memset(&e->remote, 0, sizeof e->remote);
+	memcpy(&e->remote, sa, sa->sa_family == AF_INET ?
+	       sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	e->used = 1;
+	e->prev = -1;
+	e->next = t->head[port];
+	if (e->next >= 0)
+		t->v[e->next].prev = fd;
+	t->head[port] = fd;
 }
 
-int loop_same_sa(const struct sockaddr *a, const struct sockaddr *b)
+void loop_forget(struct loop_conns *t, int fd)
 {
-	struct ep x = ep_of(a), y = ep_of(b);
-	return x.family && x.family == y.family && x.port == y.port &&
-	       memcmp(x.a, y.a, ep_len(&x)) == 0;
+	if (fd < 0 || fd >= t->nv || !t->v[fd].used)
+		return;
+	struct loop_ent *e = &t->v[fd];
+	if (e->prev >= 0)
+		t->v[e->prev].next = e->next;
+	else
+		t->head[ep_of((struct sockaddr *)&e->local).port] = e->next;
+	if (e->next >= 0)
+		t->v[e->next].prev = e->prev;
+	e->used = 0;
+}
+
+int loop_is_own(const struct loop_conns *t, int fd,
+		const struct sockaddr *peer)
+{
+	if (peer->sa_family == AF_UNIX) {
+		pid_t pid;
+		uid_t uid;
+		gid_t gid;
+		return sock_peercred(fd, &pid, &uid, &gid) == 0 &&
+		       pid == getpid();
+	}
+	struct ep p = ep_of(peer);
+	if (!t->head || !p.family || t->head[p.port] < 0)
+		return 0;
+	struct sockaddr_storage here;
+	socklen_t len = sizeof here;
+	if (getsockname(fd, (struct sockaddr *)&here, &len) < 0)
+		return 0;
+	struct ep h = ep_of((struct sockaddr *)&here);
+	for (int i = t->head[p.port]; i >= 0; i = t->v[i].next) {
+		const struct loop_ent *e = &t->v[i];
+		struct ep l = ep_of((const struct sockaddr *)&e->local);
+		struct ep r = ep_of((const struct sockaddr *)&e->remote);
+		ep_connect_target(&r);
+		if (l.family == p.family && !memcmp(l.a, p.a, ep_len(&l)) &&
+		    r.family == h.family && r.port == h.port &&
+		    !memcmp(r.a, h.a, ep_len(&r)))
+			return 1;
+	}
+	return 0;
 }

@@ -20,33 +20,35 @@
  * UNIX path), or -1 when none does or it cannot tell. */
 int loop_target_is_listener(int lfd, const struct addr *target);
 
-/* A client accepted on FD that is one of our own connections: for a
- * UNIX socket, SO_PEERCRED names this process; for TCP, PEER is the
- * local address of an outgoing connection of ours, which the caller
- * checks with loop_ports (below).  Returns 1 for a UNIX client of our
- * own, else 0. */
-int loop_unix_peer_is_self(int fd);
-
-/* The local ports of our outgoing TCP connections, counted, so that an
- * accepted TCP client can be checked against them without a walk over
- * every connection (a walk is needed only when its port is in use by
- * one of ours).  Sized for every port: 128 KiB. */
-struct loop_ports {
-	uint16_t *n;       /* NULL until loop_ports_init() */
+/* Our own outgoing TCP connections, by local port, so that an accepted
+ * client can be recognised as one of them (a loop that shows up at run
+ * time: a name that resolves to us, a destination NAT rule, a link made
+ * later) without a walk over every connection. */
+struct loop_ent {
+	struct sockaddr_storage local, remote;
+	int next, prev;    /* fds with the same local port; -1 ends */
+	int used;
 };
 
-/* 0, or -1 with errno ENOMEM. */
-int loop_ports_init(struct loop_ports *p);
-void loop_ports_free(struct loop_ports *p);
-/* The local address of outgoing socket FD into SS (for loop_same_sa);
- * counts its port.  Returns 0, or -1 (not TCP, or getsockname failed). */
-int loop_ports_add(struct loop_ports *p, int fd, struct sockaddr_storage *ss);
-/* Uncount the port of SS (as filled by a successful loop_ports_add). */
-void loop_ports_del(struct loop_ports *p, const struct sockaddr_storage *ss);
-/* 1 when PEER's port is the local port of one of our outgoing TCP
- * connections. */
-int loop_ports_has(const struct loop_ports *p, const struct sockaddr *peer);
-/* Same family, address and port (IPv4-mapped IPv6 as IPv4). */
-int loop_same_sa(const struct sockaddr *a, const struct sockaddr *b);
+struct loop_conns {
+	int *head;         /* by local port: the first fd, or -1 */
+	struct loop_ent *v;  /* by fd */
+	int nv;
+};
+
+/* 0, or -1 with errno ENOMEM (the table of ports: 256 KiB). */
+int loop_conns_init(struct loop_conns *t);
+void loop_conns_free(struct loop_conns *t);
+/* FD is an outgoing socket whose connect to SA has started: remember its
+ * local address (TCP only; anything else is ignored). */
+void loop_note(struct loop_conns *t, int fd, const struct sockaddr *sa);
+/* FD is about to be closed: forget it (harmless if never noted). */
+void loop_forget(struct loop_conns *t, int fd);
+/* The client accepted on FD, whose address is PEER, is one of our own
+ * connections: for UNIX, its peer credentials (SO_PEERCRED) name this
+ * process; for TCP, PEER and the address it reached are the local and
+ * remote address of a socket noted above.  1 yes, 0 no. */
+int loop_is_own(const struct loop_conns *t, int fd,
+		const struct sockaddr *peer);
 
 #endif
