@@ -140,7 +140,7 @@ static int path_loops(int lfd, const char *path)
 
 int loop_target_is_listener(int lfd, const struct addr *target)
 {
-	struct sockaddr_storage ls;
+	struct sockaddr_storage ls = { 0 };
 	socklen_t llen = sizeof ls;
 	if (getsockname(lfd, (struct sockaddr *)&ls, &llen) < 0)
 		return -1;
@@ -182,7 +182,7 @@ void loop_conns_free(struct loop_conns *t)
 
 void loop_note(struct loop_conns *t, int fd, const struct sockaddr *sa)
 {
-	struct sockaddr_storage local;
+	struct sockaddr_storage local = { 0 };
 	socklen_t len = sizeof local;
 	if (!t->head || fd < 0 || (sa->sa_family != AF_INET &&
 				   sa->sa_family != AF_INET6) ||
@@ -239,7 +239,7 @@ int loop_is_own(const struct loop_conns *t, int fd,
 	struct ep p = ep_of(peer);
 	if (!t->head || !p.family || t->head[p.port] < 0)
 		return 0;
-	struct sockaddr_storage here;
+	struct sockaddr_storage here = { 0 };
 	socklen_t len = sizeof here;
 	if (getsockname(fd, (struct sockaddr *)&here, &len) < 0)
 		return 0;
