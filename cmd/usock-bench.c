@@ -103,15 +103,16 @@ static void cleanup(void)
 	tmpdir[0] = 0;
 }
 
+/* SIGINT or SIGTERM while measuring against our own server: clean up
+ * and end as the other tools do, with 128 + the signal. */
 static void on_signal(int sig)
 {
 	static const char msg[] = "usock-bench: interrupted\n";
-	(void)sig;
 	if (write(2, msg, sizeof msg - 1) < 0) {
 		/* nothing to do */
 	}
 	cleanup(); /* kill, waitpid, fstatat, unlinkat, close, rmdir: safe */
-	_exit(1);
+	_exit(128 + sig);
 }
 
 static uint64_t opt_size(const char *opt, const char *s, uint64_t min,

@@ -347,7 +347,7 @@ while True:
 	server=$(ps -o pid= --ppid "$pid" | tr -d ' ')
 	[ -n "$server" ] || fail "no server process under $pid"
 	kill -TERM "$pid"
-	expect_exit 1 "$pid"
+	expect_exit 143 "$pid"
 	assert_not_exists "$T/i.sock"
 	wait_until 5 bash -c "! kill -0 $server 2>/dev/null"
 }
