@@ -287,14 +287,8 @@ static void listen_all(struct args *a)
 	for (int i = 0; i < a->naddr; i++) {
 		char name[ADDR_STRLEN];
 		addr_format(&a->addr[i], name, sizeof name);
-		if (sock_listen(&lst[i], &a->addr[i], &lo) < 0) {
-			if (errno == EADDRINUSE && a->addr[i].kind != ADDR_TCP)
-				die(1, "listen %s: address in use by a live listener", name);
-			if (errno == EEXIST)
-				die(1, "listen %s: the path exists and is not a socket; "
-				    "refusing to replace it", name);
-			die_sys(1, "listen %s", name);
-		}
+		if (sock_listen(&lst[i], &a->addr[i], &lo) < 0)
+			die_listen(&lst[i], name);
 		nlst++;
 		a->addr[i] = lst[i].addr; /* TCP port 0: the port we got */
 		if (a->print_address) {

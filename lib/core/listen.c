@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "sock.h"
+#include "sys.h"
+
+#ifndef SIOCUNIXFILE
+#define SIOCUNIXFILE (SIOCPROTOPRIVATE + 0) /* <linux/un.h>, Linux 6.1 */
+#endif
 
 /* Address of NAME inside the directory DIRFD whose path is DIR. */
 static int unix_sockaddr_at(const char *dir, int dirfd, const char *name,
@@ -58,127 +65,357 @@ static int probe_live(const struct sockaddr *sa, socklen_t len, pid_t *pid)
 	return r;
 }
 
-/* Bind a UNIX socket at its path with the mode and owner in force from
- * the moment the file exists: it is created with the owner's bits only,
- * then given its owner, then its full mode.  A stale socket file is
- * replaced; anything else is refused.  Our own listeners racing for one
- * path are serialized by a lock on the directory, so exactly one wins. */
-static int unix_listen(struct listener *l, const struct addr *a,
-		       const struct listen_opts *o)
-{
-	char dir[4096];
-	const char *slash = strrchr(a->path, '/');
-	const char *base = slash ? slash + 1 : a->path;
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd = -1, lockfd = -1, sl, r = -1;
+/* Where a socket file goes: its directory, opened, and its name there. */
+struct place {
+	char dir[4096];          /* the directory's path */
+	const char *base;        /* the final component */
+	int dirfd;               /* the directory, O_PATH */
+	struct sockaddr_un sun;  /* the whole path as an address */
+	socklen_t sl;
+};
 
-	if (!*base) {
+/* Split PATH into P->dir and P->base and open the directory.  0 or -1
+ * with errno (EISDIR: PATH ends in a slash; ENAMETOOLONG: the name does
+ * not fit a listener's record or sun_path). */
+static int place_open(struct place *p, const char *path, size_t name_max)
+{
+	const char *slash = strrchr(path, '/');
+	p->base = slash ? slash + 1 : path;
+	p->dirfd = -1;
+	if (!*p->base) {
 		errno = EISDIR;
 		return -1;
 	}
-	if (strlen(base) >= sizeof l->name) {
+	if (strlen(p->base) >= name_max) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == a->path)
-		snprintf(dir, sizeof dir, "/");
+		snprintf(p->dir, sizeof p->dir, ".");
+	else if (slash == path)
+		snprintf(p->dir, sizeof p->dir, "/");
 	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - a->path), a->path);
-
-	l->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (l->dirfd < 0)
+		snprintf(p->dir, sizeof p->dir, "%.*s", (int)(slash - path), path);
+	p->dirfd = open(p->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (p->dirfd < 0)
 		return -1;
-	sl = unix_sockaddr_at(dir, l->dirfd, base, &sun);
+	int sl = unix_sockaddr_at(p->dir, p->dirfd, p->base, &p->sun);
+	if (sl < 0) {
+		int e = errno;
+		close(p->dirfd);
+		p->dirfd = -1;
+		errno = e;
+		return -1;
+	}
+	p->sl = (socklen_t)sl;
+	return 0;
+}
+
+/* Is the socket file ST (reached at SA) live?  1 yes (*holder its pid
+ * or 0), 0 stale, -1 with errno when that cannot be proven.  The
+ * kernel's socket diagnostics answer without a connect, but see this
+ * network namespace only; when they see no listener, a connect decides:
+ * refused is stale, accepted (and closed at once) is live. */
+static int file_live(const struct stat *st, const struct sockaddr *sa,
+		     socklen_t sl, pid_t *holder)
+{
+	uint32_t sockino;
+	*holder = 0;
+	if (sock_file_state(st, &sockino) > 0) {
+		*holder = sock_inode_owner(sockino);
+		return 1;
+	}
+	return probe_live(sa, sl, holder);
+}
+
+/* Make room at P: 0 once the name was free or held a stale socket, now
+ * removed; -1 with errno EADDRINUSE (a live socket, *holder says who),
+ * EEXIST (not a socket), EAGAIN (it changed while looked at) or what
+ * the look failed with. */
+static int clear_stale(const struct place *p, pid_t *holder)
+{
+	struct stat st, now;
+	if (fstatat(p->dirfd, p->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	int live = file_live(&st, (const struct sockaddr *)&p->sun, p->sl, holder);
+	if (live < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (live) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	/* remove the very file found stale, not one put there since */
+	if (fstatat(p->dirfd, p->base, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (unlinkat(p->dirfd, p->base, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* bind() FD to SA with the process umask set to MASK meanwhile. */
+static int bind_umask(int fd, const struct sockaddr_un *sun, socklen_t sl,
+		      mode_t mask)
+{
+	mode_t old = umask(mask);
+	int r = bind(fd, (const struct sockaddr *)sun, sl);
+	int e = errno;
+	umask(old);
+	errno = e;
+	return r;
+}
+
+/* Remove NAME in DIRFD if it is still the socket file ST describes. */
+static void unlink_same(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat cur;
+	int e = errno;
+	if (fstatat(dirfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(cur.st_mode) && cur.st_dev == st->st_dev &&
+	    cur.st_ino == st->st_ino)
+		unlinkat(dirfd, name, 0);
+	errno = e;
+}
+
+/* close(FD) if open, keeping errno; returns -1 for the caller's error. */
+static int close_keep_errno(int fd)
+{
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Bind a new socket of TYPE at P itself, created with the permissions
+ * 0777 & ~MASK, replacing a stale socket file.  Returns the bound fd
+ * (its file's identity in *st), or -1 with errno as clear_stale(). */
+static int bind_in_place(const struct place *p, int type, mode_t mask,
+			 pid_t *holder, struct stat *st)
+{
+	for (int tries = 0;; tries++) {
+		int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -1;
+		if (bind_umask(fd, &p->sun, p->sl, mask) == 0) {
+			/* a file we cannot identify is left, not removed */
+			if (fstatat(p->dirfd, p->base, st, AT_SYMLINK_NOFOLLOW) < 0)
+				return close_keep_errno(fd);
+			return fd;
+		}
+		close_keep_errno(fd);
+		if (errno != EADDRINUSE || tries == 4)
+			return -1;
+		if (clear_stale(p, holder) < 0 && errno != EAGAIN)
+			return -1;
+	}
+}
+
+/* Whether the kernel hands out a socket's own file (SIOCUNIXFILE, Linux
+ * 6.1, with CAP_NET_ADMIN): asked of an unbound socket, which has none. */
+static int unixfile_supported(int type)
+{
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int ok = ioctl(fd, SIOCUNIXFILE, 0) < 0 && errno == ENOENT;
+	close(fd);
+	return ok;
+}
+
+/* Bind a new socket of TYPE at P, created with its owner's bits of MODE
+ * only, then give that very file (reached through the descriptor the
+ * kernel returns for the socket, never by path) O's owner and the whole
+ * MODE.  Returns the bound fd (its file's identity in *st), or -1 with
+ * errno as clear_stale(). */
+static int bind_owned(const struct place *p, int type, mode_t mode,
+		      const struct listen_opts *o, pid_t *holder,
+		      struct stat *st)
+{
+	char proc[32];
+	int fd = bind_in_place(p, type, 0777 & ~(mode & 0700), holder, st);
+	if (fd < 0)
+		return -1;
+	int ofd = ioctl(fd, SIOCUNIXFILE, 0);
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", ofd);
+	if (ofd < 0 || fstat(ofd, st) < 0 ||
+	    fchownat(ofd, "", o->uid, o->gid, AT_EMPTY_PATH) < 0 ||
+	    chmod(proc, mode) < 0) {
+		unlink_same(p->dirfd, p->base, st);
+		close_keep_errno(ofd);
+		return close_keep_errno(fd);
+	}
+	close(ofd);
+	return fd;
+}
+
+/* A private directory made next to the socket file: mode 0700, ours. */
+struct stage {
+	char name[32];           /* its name in the socket file's directory */
+	int fd;                  /* the directory, O_PATH */
+	struct stat st;          /* its identity */
+};
+
+/* Make and open a private directory S inside P's directory.  0 or -1. */
+static int stage_open(const struct place *p, struct stage *s)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned char rnd[6];
+		if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+			uint64_t t = (uint64_t)now_ms() * 2654435761u ^
+				     (uint64_t)getpid() << 20 ^ (uint64_t)tries;
+			memcpy(rnd, &t, sizeof rnd);
+		}
+		snprintf(s->name, sizeof s->name, ".usock-%02x%02x%02x%02x%02x%02x",
+			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		if (mkdirat(p->dirfd, s->name, 0700) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -1;
+		}
+		s->fd = openat(p->dirfd, s->name,
+			       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->fd >= 0 && fstat(s->fd, &s->st) == 0 &&
+		    s->st.st_uid == geteuid() && !(s->st.st_mode & 077))
+			return 0;
+		/* what we opened is not the directory we made */
+		close_keep_errno(s->fd);
+		s->fd = -1;
+		errno = EEXIST;
+		return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Empty and remove the private directory S (only if P still names it). */
+static void stage_close(const struct place *p, struct stage *s, const char *base)
+{
+	struct stat cur;
+	int e = errno;
+	unlinkat(s->fd, base, 0);
+	if (fstatat(p->dirfd, s->name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    cur.st_dev == s->st.st_dev && cur.st_ino == s->st.st_ino)
+		unlinkat(p->dirfd, s->name, AT_REMOVEDIR);
+	close(s->fd);
+	s->fd = -1;
+	errno = e;
+}
+
+/* Move the socket file BASE from S to P without ever replacing what is
+ * there: 0, or -1 with errno (EEXIST: the name is taken). */
+static int stage_move(const struct place *p, const struct stage *s)
+{
+	if (renameat2(s->fd, p->base, p->dirfd, p->base, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* a file system without RENAME_NOREPLACE: a hard link refuses too */
+	if (linkat(s->fd, p->base, p->dirfd, p->base, 0) < 0)
+		return -1;
+	unlinkat(s->fd, p->base, 0);
+	return 0;
+}
+
+/* Bind a new socket of TYPE inside a private directory, give the file
+ * O's owner there (created 0777 & ~MASK), listen, and only then move it
+ * to P, never over anything but a stale socket file removed first.  No
+ * other process can reach the file before it has its owner and mode,
+ * nor swap anything in under our chown.  Returns the listening fd (its
+ * file's identity in *st), or -1 with errno as clear_stale(). */
+static int bind_staged(const struct place *p, int type, mode_t mask,
+		       const struct listen_opts *o, pid_t *holder,
+		       struct stat *st)
+{
+	struct stage s;
+	struct sockaddr_un sun;
+	char spath[sizeof p->dir + sizeof s.name + 1];
+	int fd = -1, sl;
+
+	if (stage_open(p, &s) < 0)
+		return -1;
+	snprintf(spath, sizeof spath, "%s/%s", p->dir, s.name);
+	sl = unix_sockaddr_at(spath, s.fd, p->base, &sun);
 	if (sl < 0)
 		goto fail;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind_umask(fd, &sun, (socklen_t)sl, mask) < 0 ||
+	    fchownat(s.fd, p->base, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(s.fd, p->base, st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (type != SOCK_DGRAM && listen(fd, o->backlog) < 0))
+		goto fail;
+	for (int tries = 0;; tries++) {
+		if (clear_stale(p, holder) < 0 && errno != EAGAIN)
+			goto fail;
+		if (stage_move(p, &s) == 0)
+			break;
+		if (errno != EEXIST || tries == 4) {
+			if (errno == EEXIST)
+				errno = EADDRINUSE;
+			goto fail;
+		}
+	}
+	stage_close(p, &s, p->base);
+	return fd;
+fail:
+	stage_close(p, &s, p->base);
+	return close_keep_errno(fd);
+}
+
+/* Listen on a UNIX path with the mode and owner in force from the moment
+ * the file is visible, and nothing changed by path once it is: the mode
+ * comes from the umask around bind(); an owner is given through the
+ * socket's own file descriptor (bind_owned) or, where the kernel has
+ * none to give, in a private directory before the file is moved into
+ * place (bind_staged).  A stale socket file is replaced; anything else
+ * is refused.  Our own listeners racing for one path are serialized by
+ * a lock on the directory, so exactly one wins. */
+static int unix_listen(struct listener *l, const struct addr *a,
+		       const struct listen_opts *o)
+{
+	struct place p;
+	struct stat st;
+	int fd, lockfd;
+
+	if (place_open(&p, a->path, sizeof l->name) < 0)
+		return -1;
 	/* a directory we cannot read is simply not locked */
-	lockfd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	lockfd = openat(p.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lockfd >= 0)
 		while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
 			;
-
-	for (int tries = 0;; tries++) {
-		fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			goto fail;
-		mode_t um = umask(0777);
-		umask(o->has_mode ? 0777 & ~(o->mode & 0700) : um);
-		r = bind(fd, (struct sockaddr *)&sun, (socklen_t)sl);
-		umask(um);
-		if (r == 0)
-			break;
-		if (errno != EADDRINUSE || tries == 4)
-			goto fail;
-		close(fd);
-		fd = -1;
-
-		struct stat cur;
-		if (fstatat(l->dirfd, base, &cur, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			goto fail;
-		}
-		if (!S_ISSOCK(cur.st_mode)) {
-			errno = EEXIST;
-			goto fail;
-		}
-		/* ask the kernel first: a live server never sees us */
-		uint32_t sockino;
-		int live = sock_file_state(&cur, &sockino);
-		if (live >= 0) {
-			if (live)
-				l->holder_pid = sock_inode_owner(sockino);
-		} else {
-			live = probe_live((struct sockaddr *)&sun, (socklen_t)sl,
-					  &l->holder_pid);
-		}
-		if (live < 0 && errno == ENOENT)
-			continue;
-		if (live < 0)
-			goto fail;
-		if (live) {
-			errno = EADDRINUSE;
-			goto fail;
-		}
-		/* stale: nothing answers on it */
-		if (unlinkat(l->dirfd, base, 0) < 0 && errno != ENOENT)
-			goto fail;
+	mode_t um = umask(0777);
+	umask(um);
+	mode_t mode = o->has_mode ? o->mode : 0777 & ~um;
+	int owned = o->uid != (uid_t)-1 || o->gid != (gid_t)-1;
+	int staged = owned && !unixfile_supported(a->type);
+	if (staged)
+		fd = bind_staged(&p, a->type, 0777 & ~mode, o, &l->holder_pid, &st);
+	else if (owned)
+		fd = bind_owned(&p, a->type, mode, o, &l->holder_pid, &st);
+	else
+		fd = bind_in_place(&p, a->type, 0777 & ~mode, &l->holder_pid, &st);
+	if (fd >= 0 && !staged && a->type != SOCK_DGRAM &&
+	    listen(fd, o->backlog) < 0) {
+		unlink_same(p.dirfd, p.base, &st);
+		fd = close_keep_errno(fd);
 	}
-	snprintf(l->name, sizeof l->name, "%s", base);
-	if ((o->uid != (uid_t)-1 || o->gid != (gid_t)-1) &&
-	    fchownat(l->dirfd, base, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail_file;
-	if (o->has_mode && fchmodat(l->dirfd, base, o->mode, 0) < 0)
-		goto fail_file;
-	if (fstatat(l->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail_file;
+	close_keep_errno(lockfd);
+	if (fd < 0)
+		return close_keep_errno(p.dirfd);
+	l->fd = fd;
+	l->dirfd = p.dirfd;
+	snprintf(l->name, sizeof l->name, "%s", p.base);
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
-	if (a->type != SOCK_DGRAM && listen(fd, o->backlog) < 0)
-		goto fail_file;
-	if (lockfd >= 0)
-		close(lockfd);
-	l->fd = fd;
 	return 0;
-
-fail_file:;
-	int e = errno;
-	unlinkat(l->dirfd, base, 0);
-	errno = e;
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	if (lockfd >= 0)
-		close(lockfd);
-	close(l->dirfd);
-	l->dirfd = -1;
-	l->name[0] = 0;
-	errno = e;
-	return -1;
 }
 
 static int inet_listen(struct listener *l, const struct addr *a,
@@ -253,12 +490,10 @@ int sock_listen(struct listener *l, const struct addr *a,
 
 void sock_unlink(struct listener *l)
 {
-	struct stat st;
+	struct stat st = { .st_dev = l->dev, .st_ino = l->ino };
 	if (l->dirfd < 0 || !l->name[0])
 		return;
-	if (fstatat(l->dirfd, l->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISSOCK(st.st_mode) && st.st_dev == l->dev && st.st_ino == l->ino)
-		unlinkat(l->dirfd, l->name, 0);
+	unlink_same(l->dirfd, l->name, &st);
 	l->name[0] = 0;
 	close(l->dirfd);
 	l->dirfd = -1;

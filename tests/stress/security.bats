@@ -5,6 +5,17 @@
 
 load ../helpers
 
+setup_file() {
+	# a bind() that pauses afterwards, to widen the bind..chmod..listen window
+	SLOWBIND=
+	if command -v cc >/dev/null; then
+		cc -shared -fPIC -o "$BATS_FILE_TMPDIR/slowbind.so" \
+			"$BATS_TEST_DIRNAME/../lib/slowbind.c" -ldl &&
+			SLOWBIND=$BATS_FILE_TMPDIR/slowbind.so
+	fi
+	export SLOWBIND
+}
+
 setup() {
 	common_setup
 	local t
@@ -112,6 +123,134 @@ snapshot() {
 	# a stale socket is the one thing replaced
 	start_bg usock-listen "$T/stale.sock" </dev/null >/dev/null
 	wait_for_socket "$T/stale.sock"
+}
+
+# swap_when_there DIR GLOB: once a name matching GLOB appears in DIR, do
+# what anyone may do in a world-writable directory without the sticky
+# bit: move DIR/p.sock (if there) aside to DIR/moved.sock and put a
+# symbolic link to $T/victim in its place.
+swap_when_there() {
+	local deadline=$((SECONDS + 10)) f
+	while ! compgen -G "$1/$2" >/dev/null; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.01
+	done
+	if [ -S "$1/p.sock" ]; then mv "$1/p.sock" "$1/moved.sock"; fi
+	ln -s ../victim "$1/p.sock"
+	for f in "$1"/.usock-*; do [ ! -e "$f" ] || echo "seen $f"; done
+}
+
+# victim: a file that is not a socket, 0600 OWNER, in $T/victim; a fresh
+# world-writable directory $T/d without the sticky bit.
+victim() {
+	rm -rf "$T/d" "$T/victim"
+	mkdir -m 0777 "$T/d"
+	chmod 0777 "$T/d"
+	echo secret >"$T/victim"
+	chmod 0600 "$T/victim"
+	chown "$1" "$T/victim"
+}
+
+@test "-m and -o never reach a symlink swapped in after bind(): the other file keeps its mode and owner, in every tool" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give a file away"
+	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
+	stress_serve "$T/e.sock" echo
+	local args tool want pid
+	for args in "usock-listen -m 0666 -k" "usock-listen -m 0666 -o nobody:nogroup -k" \
+		"usock-listen -o nobody -k" "tcp2unix -m 0666" "tcp2unix -m 0660 -o nobody:nogroup" \
+		"usock-bench --serve echo"; do
+		victim root:root
+		start_bg swap_when_there "$T/d" p.sock
+		pid=$BG_PID
+		tool=${args%% *}
+		start_bg env LD_PRELOAD="$SLOWBIND" USOCK_TEST_BIND_DELAY_MS=500 \
+			$args --print-address "$T/d/p.sock" \
+			$([ "$tool" != tcp2unix ] || echo "$T/e.sock") </dev/null 2>"$T/err"
+		wait_file_line "$T/err" '^unix:'
+		expect_exit 0 "$pid"
+		# the options reached our socket, wherever it was moved
+		case $args in
+		*"-m 0666 -o"*) want="666 nobody:nogroup" ;;
+		*"-m 0660 -o"*) want="660 nobody:nogroup" ;;
+		*-o*) want="nobody:root" ;;
+		*-m*) want="666 root:root" ;;
+		*) want=root:root ;;
+		esac
+		[[ "$(stat -c '%a %U:%G' "$T/d/moved.sock")" == *"$want" ]] ||
+			fail "$args: our socket is $(stat -c '%a %U:%G' "$T/d/moved.sock"), expected $want"
+		assert_equal "$(stat -c '%a %U:%G %F' "$T/victim")" "600 root:root regular file"
+		assert_equal "$(cat "$T/victim")" secret
+		kill -TERM "$BG_PID"
+		expect_exit 0 "$BG_PID"
+		# and at exit the link, which is not ours, is left alone
+		assert_equal "$(readlink "$T/d/p.sock")" ../victim
+	done
+}
+
+@test "-o as an unprivileged user: the file is made in a private directory, moved into place with its owner and mode, never over what appeared meanwhile" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch users"
+	getent group users >/dev/null || skip "no group 'users'"
+	chmod 0755 "$T"
+	victim nobody
+	local as=(setpriv --reuid=nobody --regid=nogroup --groups=users)
+	start_bg "${as[@]}" "$BIN/usock-listen" --print-address -m 0660 -o :users -k \
+		"$T/d/s.sock" </dev/null 2>"$T/err"
+	wait_file_line "$T/err" '^unix:'
+	assert_equal "$(stat -c '%a %U:%G' "$T/d/s.sock")" "660 nobody:users"
+	assert_equal "$(ls -A "$T/d")" s.sock
+	run -0 timeout 10 usock-connect -z "$T/d/s.sock"
+	kill -TERM "$BG_PID"
+	expect_exit 0 "$BG_PID"
+	assert_equal "$(ls -A "$T/d")" ""
+	# a link planted at the path while the socket is set up is refused,
+	# its target untouched, the private directory removed
+	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
+	install -m 0644 "$SLOWBIND" "$T/slowbind.so"
+	start_bg swap_when_there "$T/d" '.usock-*'
+	local pid=$BG_PID
+	run -1 --separate-stderr timeout 10 env LD_PRELOAD="$T/slowbind.so" USOCK_TEST_BIND_DELAY_MS=500 \
+		"${as[@]}" "$BIN/usock-listen" -m 0666 -o :users -k "$T/d/p.sock" </dev/null
+	assert_regex "$stderr" '^usock-listen: listen unix:.*/d/p\.sock: the path exists and is not a socket'
+	expect_exit 0 "$pid"
+	assert_equal "$(stat -c '%a %U' "$T/victim")" "600 nobody"
+	assert_equal "$(ls -A "$T/d")" p.sock
+}
+
+# netns_serve PATH: a greeting server on PATH in a network namespace of
+# its own (as in a container sharing the file system); accepts logged
+# in $T/accepts.
+netns_serve() {
+	unshare -n true 2>/dev/null || skip "cannot make a network namespace (unshare -n needs root)"
+	local ready=$T/ns.ready
+	start_bg unshare -n $STRESS serve "$1" greet --log "$T/accepts" --ready-file "$ready"
+	wait_for_file "$ready"
+}
+
+@test "a live listener in another network namespace is never taken for stale: every tool refuses, the file and its server stay" {
+	netns_serve "$T/ns.sock"
+	stress_serve "$T/e.sock" echo
+	local ino tool n=0
+	ino=$(stat -c %i "$T/ns.sock")
+	for tool in usock-listen tcp2unix usock-bench; do
+		case $tool in
+		usock-listen) run -1 --separate-stderr timeout 10 usock-listen -k "$T/ns.sock" </dev/null ;;
+		tcp2unix) run -1 --separate-stderr timeout 10 tcp2unix "$T/ns.sock" "$T/e.sock" ;;
+		usock-bench) run -1 --separate-stderr timeout 10 usock-bench --serve echo "$T/ns.sock" ;;
+		esac
+		assert_regex "$stderr" "^$tool: listen unix:$T/ns\.sock: address in use by a live listener \(pid [0-9]+, "
+		assert_equal "$(stat -c %i "$T/ns.sock")" "$ino"
+		# the proof of life was one connection, closed at once
+		n=$((n + 1))
+		wait_until 5 eval '[ "$(grep -c "^accept$" "$T/accepts")" -eq '"$n"' ]'
+	done
+	run -0 timeout 10 usock-connect "$T/ns.sock" </dev/null
+	assert_output HELLO
+	# once that server is gone the file is stale, and replaced
+	kill -TERM "${BG_PIDS[0]}"
+	wait_until 10 eval '! pid_alive "${BG_PIDS[0]}"'
+	[ -S "$T/ns.sock" ] || skip "the server removed its socket file"
+	start_bg usock-listen -k "$T/ns.sock" </dev/null
+	wait_for_socket "$T/ns.sock"
 }
 
 # check_echo ADDR: a checksummed 64 KiB echo through ADDR.
