@@ -253,6 +253,24 @@ netns_serve() {
 	wait_for_socket "$T/ns.sock"
 }
 
+@test "a stale socket file the user may not connect to cannot be proven stale: refused, kept; one it may connect to is replaced" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch users"
+	chmod 0755 "$T"
+	mkdir -m 0777 "$T/d"
+	chmod 0777 "$T/d"
+	make_stale_socket "$T/d/root.sock"
+	chmod 0600 "$T/d/root.sock"
+	local ino as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	ino=$(stat -c %i "$T/d/root.sock")
+	run -1 --separate-stderr timeout 10 "${as[@]}" "$BIN/usock-listen" "$T/d/root.sock" </dev/null
+	assert_regex "$stderr" "^usock-listen: listen unix:$T/d/root\\.sock: Permission denied$"
+	assert_equal "$(stat -c %i "$T/d/root.sock")" "$ino"
+	chmod 0666 "$T/d/root.sock"
+	start_bg "${as[@]}" "$BIN/usock-listen" -k "$T/d/root.sock" </dev/null
+	wait_for_socket "$T/d/root.sock"
+	assert_equal "$(stat -c %U "$T/d/root.sock")" nobody
+}
+
 # check_echo ADDR: a checksummed 64 KiB echo through ADDR.
 check_echo() {
 	run -0 timeout 20 $STRESS transfer "$1" 65536
