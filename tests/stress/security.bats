@@ -190,10 +190,11 @@ victim() {
 @test "-o as an unprivileged user: the file is made in a private directory, moved into place with its owner and mode, never over what appeared meanwhile" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch users"
 	getent group users >/dev/null || skip "no group 'users'"
+	for_others
 	chmod 0755 "$T"
 	victim nobody
 	local as=(setpriv --reuid=nobody --regid=nogroup --groups=users)
-	start_bg "${as[@]}" "$BIN/usock-listen" --print-address -m 0660 -o :users -k \
+	start_bg "${as[@]}" "$UBIN/usock-listen" --print-address -m 0660 -o :users -k \
 		"$T/d/s.sock" </dev/null 2>"$T/err"
 	wait_file_line "$T/err" '^unix:'
 	assert_equal "$(stat -c '%a %U:%G' "$T/d/s.sock")" "660 nobody:users"
@@ -209,7 +210,7 @@ victim() {
 	start_bg swap_when_there "$T/d" '.usock-*'
 	local pid=$BG_PID
 	run -1 --separate-stderr timeout 10 env LD_PRELOAD="$T/slowbind.so" USOCK_TEST_BIND_DELAY_MS=500 \
-		"${as[@]}" "$BIN/usock-listen" -m 0666 -o :users -k "$T/d/p.sock" </dev/null
+		"${as[@]}" "$UBIN/usock-listen" -m 0666 -o :users -k "$T/d/p.sock" </dev/null
 	assert_regex "$stderr" '^usock-listen: listen unix:.*/d/p\.sock: the path exists and is not a socket'
 	expect_exit 0 "$pid"
 	assert_equal "$(stat -c '%a %U' "$T/victim")" "600 nobody"
@@ -255,6 +256,7 @@ netns_serve() {
 
 @test "a stale socket file the user may not connect to cannot be proven stale: refused, kept; one it may connect to is replaced" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch users"
+	for_others
 	chmod 0755 "$T"
 	mkdir -m 0777 "$T/d"
 	chmod 0777 "$T/d"
@@ -262,11 +264,11 @@ netns_serve() {
 	chmod 0600 "$T/d/root.sock"
 	local ino as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 	ino=$(stat -c %i "$T/d/root.sock")
-	run -1 --separate-stderr timeout 10 "${as[@]}" "$BIN/usock-listen" "$T/d/root.sock" </dev/null
+	run -1 --separate-stderr timeout 10 "${as[@]}" "$UBIN/usock-listen" "$T/d/root.sock" </dev/null
 	assert_regex "$stderr" "^usock-listen: listen unix:$T/d/root\\.sock: Permission denied$"
 	assert_equal "$(stat -c %i "$T/d/root.sock")" "$ino"
 	chmod 0666 "$T/d/root.sock"
-	start_bg "${as[@]}" "$BIN/usock-listen" -k "$T/d/root.sock" </dev/null
+	start_bg "${as[@]}" "$UBIN/usock-listen" -k "$T/d/root.sock" </dev/null
 	wait_for_socket "$T/d/root.sock"
 	assert_equal "$(stat -c %U "$T/d/root.sock")" nobody
 }
