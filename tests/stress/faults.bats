@@ -33,6 +33,10 @@ lines_are() {
 	[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -eq "$2" ]
 }
 
+lines_at_least() {
+	[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
 @test "target killed mid-transfer: the client got an exact prefix of the stream, the bridge lives on with no descriptor left behind" {
 	stress_serve "$T/src.sock" source
 	local src=$SPID client socks
@@ -86,8 +90,13 @@ lines_are() {
 	socks=$(fd_count "$BPID" socket)
 	run -0 timeout 30 $STRESS rst "$HOSTPORT" 1048576 --count 50
 	assert_output "50 reset"
-	wait_until 10 bridge_fds_back "$BPID" "$socks"
-	wait_until 10 lines_are "$T/echo.log" 50
+	# The ends are not lost, they are slow: the bridge closes each UNIX
+	# connection with the echo still queued, so the target reads what it
+	# was sent, gets ECONNRESET and logs one line; that is a few MiB of
+	# Python work, 1-2 s on a busy machine, more under ASan and load.
+	wait_until 30 bridge_fds_back "$BPID" "$socks"
+	wait_until 30 lines_at_least "$T/echo.log" 50
+	lines_are "$T/echo.log" 50 || fail "more than one end per connection: $(cat "$T/echo.log")"
 	wait_until 10 unix_conns_are "$T/e.sock" 0
 	check_transfer "$HOSTPORT" 16777216
 	bridge_counters_are "51, active 0, refused 0, "

@@ -114,6 +114,7 @@ async def serve(args):
 
     async def handle(reader, writer):
         h, n = hashlib.sha256(), 0
+        ended = False  # one log line per connection, however it ends
         try:
             if args.mode == "greet":
                 log_line(args.log, "accept")
@@ -134,12 +135,14 @@ async def serve(args):
                     writer.write(b)
                     await writer.drain()
             log_line(args.log, "%s %s %d" % (args.mode, h.hexdigest(), n))
+            ended = True
             writer.write_eof()
             await writer.drain()
             while await reader.read(BLOCK):
                 pass
         except (OSError, asyncio.IncompleteReadError):
-            log_line(args.log, "%s failed after %d" % (args.mode, n))
+            if not ended:
+                log_line(args.log, "%s failed after %d" % (args.mode, n))
         finally:
             writer.close()
 
