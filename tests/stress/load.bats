@@ -55,7 +55,7 @@ echo_target() {
 	local fds t0
 	fds=$(fd_count "$BPID")
 	t0=$(now_ms)
-	run -0 timeout 60 usock-bench --warmup 0 -n 200000 -P 4 -t 10 "$HOSTPORT" connect-rate
+	run -0 timeout 240 usock-bench --warmup 0 -n 200000 -P 4 -t 10 "$HOSTPORT" connect-rate
 	assert_line --regexp "^tcp:127\.0\.0\.1:[0-9]+ +4 +1 B +200000 "
 	echo "# 200000 connections in $(($(now_ms) - t0)) ms: ${lines[1]}" >&3
 	wait_until 10 fds_are "$BPID" "$fds"
