@@ -268,14 +268,14 @@ free_uid() {
 	local u
 	u=$(free_uid)
 	# the kernel, for the same credentials: refused (sockinfo's gid 0 must not leak)
-	run -1 setpriv --reuid "$u" --regid "$u" --clear-groups "$BIN/usock-connect" -z "$T/g.sock"
+	run -1 setpriv --reuid "$u" --regid "$u" --clear-groups "$UBIN/usock-connect" -z "$T/g.sock"
 	run -0 sockinfo --json -u "$u" "$T/g.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_equal "$(jfield "$output" '.exact')" false
 	assert_regex "$(jfield "$output" '.reason')" "^no write permission on $T/g.sock for others \\(mode 0660, owner root, group root\\); uid $u has no passwd entry: checked as gid $u with no supplementary groups"
 	refute_regex "$(jfield "$output" '.reason')" 'group root \('
 	# UID:GID names the group: exact, and the kernel agrees
-	run -0 setpriv --reuid "$u" --regid 0 --clear-groups "$BIN/usock-connect" -z "$T/g.sock"
+	run -0 setpriv --reuid "$u" --regid 0 --clear-groups "$UBIN/usock-connect" -z "$T/g.sock"
 	run -0 sockinfo --json -u "$u:0" "$T/g.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_equal "$(jfield "$output" '.exact')" true
@@ -287,10 +287,10 @@ free_uid() {
 	run -0 sockinfo --json -u nobody "$T/g.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	# without root: an estimate, for the same uid and gid
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u "$u" "$T/g.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json -u "$u" "$T/g.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	assert_equal "$(jfield "$output" '.exact')" false
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json -u "$u:0" "$T/g.sock"
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json -u "$u:0" "$T/g.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" true
 	assert_equal "$(jfield "$output" '.exact')" false
 	run -2 --separate-stderr sockinfo -u "$u:no-such-group-usock" "$T/g.sock"
@@ -313,15 +313,33 @@ free_uid() {
 		mount --bind "$1/group" /etc/group || exit 9
 		[ "$(id -G nobody | wc -w)" -gt 300 ] || exit 8
 		runuser -u nobody -- "$2/usock-connect" -z "$1/g.sock" || exit 7
-		"$2/sockinfo" --json -u nobody "$1/g.sock" "$1/h.sock"' _ "$T" "$BIN"
+		"$2/sockinfo" --json -u nobody "$1/g.sock" "$1/h.sock"' _ "$T" "$UBIN"
 	assert_equal "$(jq -r '[.[].can_connect] | join(" ")' <<<"$output")" "true true"
 	assert_equal "$(jq -r '[.[].exact] | join(" ")' <<<"$output")" "true true"
 	assert_regex "$(jq -r '.[0].reason' <<<"$output")" 'granted to group usbg300 \(mode 0660'
 	# and as that user itself: every group it holds counts
 	run -0 unshare -m bash -c '
 		mount --bind "$1/group" /etc/group || exit 9
-		runuser -u nobody -- "$2/sockinfo" --json "$1/g.sock" 2>/dev/null' _ "$T" "$BIN"
+		runuser -u nobody -- "$2/sockinfo" --json "$1/g.sock" 2>/dev/null' _ "$T" "$UBIN"
 	assert_equal "$(jfield "$output" '.can_connect')" true
+}
+
+@test "generated permission matrix: every verdict equals a real connect by that user, and names what decides" {
+	# 240 cases (directory modes x socket modes x owners and groups x ACLs,
+	# two directory levels) x 5 users (plain, in two supplementary groups,
+	# primary group only, a uid without passwd entry, UID:GID): sockinfo
+	# -u as root, sockinfo as the user, and the estimate of an unrelated
+	# user, each against connect(2) as that user and a model of the kernel
+	open_t
+	run -0 unshare -m "$PY" "$ULIB/perm_matrix.py" run "$T" "$UBIN"
+	assert_line --regexp '^240 cases x 5 users: [0-9]+ verdicts checked, 0 disagree$'
+	# it reaches every kind of verdict, ACLs included
+	local kind
+	for kind in 'no no write permission' 'no no write permission (ACL)' \
+		'no search permission denied' 'no search permission denied (ACL)' \
+		'yes write permission' 'yes write permission (ACL)'; do
+		assert_output --partial "$kind: "
+	done
 }
 
 @test "-u USER without root: estimated from the mode bits, and marked so" {
@@ -356,7 +374,14 @@ free_uid() {
 	assert_equal "$(jfield "$output" '.can_connect')" false
 	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/sockinfo" --json -u nobody "$T/s.sock"
 	assert_equal "$(jfield "$output" '.can_connect')" false
-	assert_regex "$(jfield "$output" '.reason')" 'cut by the ACL mask ---'
+	# group bits 0: the kernel leaves the ACL aside, the others bits decide
+	assert_regex "$(jfield "$output" '.reason')" '^no write permission on .* for others \(mode 0600\+acl'
+	# mask r-- : the entry counts, without its w
+	"$PY" "$LIB/sockinfo_acl.py" "$T/s.sock" u::rw- u:65534:rw- g::--- m::r-- o::---
+	run -1 as_nobody "$UBIN/usock-connect" -z "$T/s.sock"
+	run -0 --separate-stderr setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/sockinfo" --json -u nobody "$T/s.sock"
+	assert_equal "$(jfield "$output" '.can_connect')" false
+	assert_regex "$(jfield "$output" '.reason')" 'the ACL entry for user nobody, cut by the ACL mask r-- \(mode 0640\+acl'
 }
 
 @test "--json: one array; every pinned key present with its type" {
@@ -454,12 +479,12 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	assert_regex "$(jq -r ".[] | select(.path == \"$T/pass/s.sock\") | .audit[0]" <<<"$output")" \
 		'^world-writable socket \(mode 0666\): any local user may connect$'
 	# and the kernel agrees with each
-	run -1 as_nobody "$BIN/usock-connect" -z "$T/priv/s.sock"
-	run -1 as_nobody "$BIN/usock-connect" -z "$T/grp/s.sock"
-	run -0 setpriv --reuid=nobody --regid=nogroup --groups=4242 "$BIN/usock-connect" -z "$T/grp/s.sock"
-	run -0 setpriv --reuid=daemon --regid=daemon --clear-groups "$BIN/usock-connect" -z "$T/acl/s.sock"
-	run -1 as_nobody "$BIN/usock-connect" -z "$T/acl/s.sock"
-	run -0 as_nobody "$BIN/usock-connect" -z "$T/pass/s.sock"
+	run -1 as_nobody "$UBIN/usock-connect" -z "$T/priv/s.sock"
+	run -1 as_nobody "$UBIN/usock-connect" -z "$T/grp/s.sock"
+	run -0 setpriv --reuid=nobody --regid=nogroup --groups=4242 "$UBIN/usock-connect" -z "$T/grp/s.sock"
+	run -0 setpriv --reuid=daemon --regid=daemon --clear-groups "$UBIN/usock-connect" -z "$T/acl/s.sock"
+	run -1 as_nobody "$UBIN/usock-connect" -z "$T/acl/s.sock"
+	run -0 as_nobody "$UBIN/usock-connect" -z "$T/pass/s.sock"
 	# a world-writable directory behind a private one: nobody can swap the file
 	mkdir -m 0777 "$T/priv/open"
 	si_start "$T/priv/open/s.sock" --mode 0600
@@ -472,19 +497,19 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	mkdir -m 0700 "$T/private"
 	si_start "$T/private/app.sock" --mode 0666
 	# as nobody: the directory cannot be read
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit "$T"
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --audit "$T"
 	assert_regex "$stderr" "sockinfo: $T/private: cannot read the directory: Permission denied"
 	refute_regex "$stderr" 'no socket files below it'
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json "$T"
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --audit --json "$T"
 	# the kernel's table still shows the socket bound there
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --json "$T"
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$T"
 	assert_regex "$stderr" "$T/private: cannot read the directory"
 	assert_equal "$(jq -r '[.[] | .path + "=" + .state] | join(" ")' <<<"$output")" \
 		"$T/private/app.sock=listening"
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" "$T/private"
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" "$T/private"
 	assert_regex "$stderr" "$T/private: cannot read the directory"
 	# a socket found but not examinable cannot be audited: said, and exit 3
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json "$T/private/app.sock"
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --audit --json "$T/private/app.sock"
 	assert_regex "$(jfield "$output" '.audit_error')" '^cannot examine'
 	assert_regex "$stderr" "sockinfo: $T/private/app.sock: cannot audit: "
 	# as root the same tree is readable: no error, and no finding either
@@ -492,7 +517,7 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	assert_output ""
 	# an empty directory that can be read is still just empty
 	mkdir "$T/empty"
-	run -1 --separate-stderr as_nobody "$BIN/sockinfo" "$T/empty"
+	run -1 --separate-stderr as_nobody "$UBIN/sockinfo" "$T/empty"
 	assert_regex "$stderr" 'no socket files below it'
 }
 
@@ -534,7 +559,7 @@ time.sleep(60)' "$T"
 			'^world-writable socket \(mode 0666\): any local user may connect$'
 	done
 	# a user who cannot look into root's processes: said, not skipped
-	run -3 --separate-stderr as_nobody "$BIN/sockinfo" --audit --json
+	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --audit --json
 	assert_regex "$stderr" "sockinfo: r\\.sock: cannot audit: its file cannot be found: bound as r\\.sock"
 }
 
@@ -546,14 +571,14 @@ time.sleep(60)' "$T"
 	local spell out first=
 	cd "$T/o"
 	for spell in "$T/priv/s.sock" ../priv/s.sock "$T/o/../priv/s.sock" "$T//priv/./s.sock" "unix:../priv/s.sock"; do
-		run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json "$spell"
+		run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json "$spell"
 		out=$(jq -c '.[0] | [.state, .type, .can_connect, .exact, (.reason | sub("denied on .*/priv "; "denied on priv "))]' <<<"$output")
 		[ -n "$first" ] || first=$out
 		assert_equal "$out" "$first"
 	done
 	assert_equal "$first" '["listening","stream",false,true,"search permission denied on priv for others (mode 0700, owner root, group root)"]'
 	cd "$T"
-	run -0 --separate-stderr as_nobody "$BIN/sockinfo" --json ./priv/s.sock
+	run -0 --separate-stderr as_nobody "$UBIN/sockinfo" --json ./priv/s.sock
 	assert_equal "$(jfield "$output" '.state')" listening
 	# as root, with the file visible, every spelling is the same file
 	cd "$T/o"

@@ -337,7 +337,10 @@ int perm_eval(const struct perm_user *u, mode_t mode, uid_t uid, gid_t gid,
 		snprintf(why, n, "root");
 		return 1;
 	}
-	if (acl && acl->n)
+	/* the kernel consults an ACL only when the group class (the mask)
+	 * grants something: with mask ---, named entries count for nothing
+	 * and the mode bits decide (acl_permission_check) */
+	if (acl && acl->n && (mode & 0070))
 		return acl_eval(u, uid, gid, acl, want, why, n);
 	if (u->uid == uid) {
 		bits = (mode >> 6) & 7;

@@ -132,6 +132,17 @@ static void test_acl(void)
 	CHECK(perm_eval(&bob, 0640, 0, 0, &acl, 2, why, sizeof why) == 0, "masked");
 	CHECK(strstr(why, "mask r--") != NULL, "masked why: %s", why);
 
+	/* mask ---: the group bits are 0 and the kernel leaves the ACL
+	 * aside; the others bits decide for a named user too */
+	const unsigned nomask[][3] = {
+		{ PERM_ACL_USER_OBJ, 6, ~0u }, { PERM_ACL_USER, 0, 1001 },
+		{ PERM_ACL_GROUP_OBJ, 0, ~0u }, { PERM_ACL_MASK, 0, ~0u },
+		{ PERM_ACL_OTHER, 1, ~0u },
+	};
+	perm_acl_parse(&acl, b, acl_blob(b, nomask, 5));
+	CHECK(perm_eval(&bob, 0601, 0, 0, &acl, 1, why, sizeof why) == 1 &&
+	      !strcmp(why, "others"), "mask ---: others decide: %s", why);
+
 	/* plain mode bits: owner, then group, then others, each exclusive */
 	CHECK(perm_eval(&alice, 0066, 1000, 1000, NULL, 2, why, sizeof why) == 0,
 	      "owner class is exclusive");
