@@ -48,6 +48,7 @@ signal_ends() {
 	pid=$BG_PID
 	wait_until 10 waiting "$pid"
 	if [ -n "${READY:-}" ]; then
+		# shellcheck disable=SC2086 # a command and its arguments
 		wait_until 10 $READY
 	fi
 	pid_alive "$pid" || fail "ended before the signal: $(cat "$T/err")"
