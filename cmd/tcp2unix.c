@@ -18,7 +18,7 @@
 
 enum {
 	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,
-	OPT_DRAIN,
+	OPT_DRAIN, OPT_READY_FD, OPT_EXIT_IDLE,
 };
 
 static const char usage_text[] =
@@ -39,7 +39,11 @@ static const char usage_text[] =
 	"  -o, --owner USER[:GROUP] socket file owner and group\n"
 	"  -b, --backlog N         listen backlog (default 4096)\n"
 	"      --print-address     print the bound address on stderr\n"
+	"      --ready-fd N        once listening, write the bound address to fd N\n"
+	"                          and close it\n"
 	"      --drain SECONDS     on SIGTERM, let connections finish this long (30)\n"
+	"      --exit-idle-time SECONDS\n"
+	"                          exit 0 after SECONDS without a connection\n"
 	OPT_COMMON_HELP
 	"\n"
 	"Addresses: see usock(7).  Signals: SIGTERM/SIGINT stop accepting and drain,\n"
@@ -56,6 +60,8 @@ static const struct option longopts[] = {
 	{ "backlog", required_argument, NULL, 'b' },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
 	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "exit-idle-time", required_argument, NULL, OPT_EXIT_IDLE },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -68,6 +74,7 @@ struct args {
 	struct listen_opts lo;
 	int activated;              /* LISTEN_FDS sockets to serve */
 	int print_address;
+	int ready_fd;               /* --ready-fd, or -1 */
 	struct cidr allow[MAX_ALLOW];
 	struct bridge b;
 };
@@ -103,6 +110,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->b.connect_ms = 10000;
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
+	a->ready_fd = -1;
 	while ((c = opt_next(&it, "+:c:m:o:b:vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
@@ -129,6 +137,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 				die(EXIT_USAGE, "--proxy-protocol: '%s' is not v1 or v2", optarg);
 			break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
+		case OPT_EXIT_IDLE:
+			a->b.exit_idle_ms = opt_duration("--exit-idle-time", optarg);
+			break;
 		default:
 			if (!opt_listen(c, optarg, &a->lo))
 				opt_common(c, usage_text, argv);
@@ -186,19 +198,53 @@ static void cleanup(void)
 	sock_unlisten(&lst);
 }
 
-static void print_listeners(const struct args *a)
+/* The addresses served, canonical, one a line, into BUF. */
+static char *listeners(const struct args *a, char *buf, size_t n)
 {
 	char name[ADDR_STRLEN];
+	size_t o = 0;
+	buf[0] = 0;
 	if (!a->activated) {
-		fprintf(stderr, "%s\n", sock_local_format(&lst, name, sizeof name));
-		return;
+		snprintf(buf, n, "%s\n", sock_local_format(&lst, name, sizeof name));
+		return buf;
 	}
-	for (int i = 0; i < a->b.nlfd; i++) {
+	for (int i = 0; i < a->b.nlfd && o < n; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		if (getsockname(a->b.lfd[i], (struct sockaddr *)&ss, &len) == 0)
-			fprintf(stderr, "%s\n", sa_format((struct sockaddr *)&ss, len,
-							  SOCK_STREAM, name, sizeof name));
+		if (getsockname(a->b.lfd[i], (struct sockaddr *)&ss, &len) == 0) {
+			int w = snprintf(buf + o, n - o, "%s\n",
+					 sa_format((struct sockaddr *)&ss, len,
+						   SOCK_STREAM, name, sizeof name));
+			o += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return buf;
+}
+
+static struct notify notify = { .fd = -1 };
+
+/* The engine's news for the supervisor ($NOTIFY_SOCKET). */
+static void on_event(void *ctx, const struct bridge *b, enum bridge_event ev)
+{
+	char msg[256];
+	(void)ctx;
+	switch (ev) {
+	case BRIDGE_STATUS:
+		snprintf(msg, sizeof msg, "STATUS=%llu active, %llu accepted, "
+			 "%llu failed, %llu refused",
+			 (unsigned long long)b->st.active,
+			 (unsigned long long)b->st.accepted,
+			 (unsigned long long)b->st.failed,
+			 (unsigned long long)b->st.refused);
+		cli_notify(&notify, msg, 0);
+		break;
+	case BRIDGE_STOPPING:
+		snprintf(msg, sizeof msg, "STOPPING=1\nSTATUS=draining %llu "
+			 "connections", (unsigned long long)b->st.active);
+		cli_notify(&notify, msg, 1);
+		break;
+	case BRIDGE_IDLE_EXIT:
+		break;
 	}
 }
 
@@ -241,6 +287,7 @@ int main(int argc, char **argv)
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
+	cli_notify_open(&notify);
 	rlim_t nofile = raise_nofile();
 	if (!a.b.max_conns)
 		/* two descriptors a connection, and some to spare for pipes */
@@ -282,10 +329,17 @@ int main(int argc, char **argv)
 		a.b.own = &lst;
 	}
 	refuse_loop(&a);
+	static char lines[16 * (ADDR_STRLEN + 1)], status[2 * ADDR_STRLEN + 32];
+	listeners(&a, lines, sizeof lines);
 	if (a.print_address) {
-		print_listeners(&a);
+		fputs(lines, stderr);
 		fflush(stderr);
 	}
+	snprintf(status, sizeof status, "forwarding to %s",
+		 addr_format(&a.b.target, name, sizeof name));
+	if (notify.fd >= 0)
+		a.b.on_event = on_event;
+	cli_ready(&a.ready_fd, &notify, lines, status);
 	log_verbose("forwarding to %s, at most %lu connections",
 		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns);
 	if (bridge_run(&a.b) < 0)

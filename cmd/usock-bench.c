@@ -18,7 +18,8 @@
 #include "cli/cli.h"
 #include "core/sys.h"
 
-enum { OPT_SERVE = 0x100, OPT_COMPARE, OPT_JSON, OPT_WARMUP, OPT_PRINT_ADDRESS };
+enum { OPT_SERVE = 0x100, OPT_COMPARE, OPT_JSON, OPT_WARMUP, OPT_PRINT_ADDRESS,
+       OPT_READY_FD };
 
 #define REQUEST_MAX (64 << 20)
 
@@ -48,6 +49,8 @@ static const char usage_text[] =
 	"      --compare           run MODE over a UNIX socket and loopback TCP\n"
 	"                          (or the two ADDRESSes) and give the ratio\n"
 	"      --print-address     with --serve: print the bound address on stderr\n"
+	"      --ready-fd N        with --serve: once listening, write the bound\n"
+	"                          address to fd N and close it\n"
 	"      --json              one JSON object per result, one per line\n"
 	OPT_COMMON_HELP
 	"\n"
@@ -67,6 +70,7 @@ static const struct option longopts[] = {
 	{ "serve", required_argument, NULL, OPT_SERVE },
 	{ "compare", no_argument, NULL, OPT_COMPARE },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "json", no_argument, NULL, OPT_JSON },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
@@ -79,6 +83,7 @@ struct args {
 	struct bench_opts bo;
 	enum serve_kind serve;   /* 0: none */
 	int compare, json, print_address;
+	int ready_fd;            /* --ready-fd, or -1 */
 	int timeout_set, wait_set, parallel_set, count_set, size_set;
 };
 
@@ -193,7 +198,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
 
-	*a = (struct args){ 0 };
+	*a = (struct args){ .ready_fd = -1 };
 	a->bo = (struct bench_opts){ .conns = 1, .duration_ms = 3000,
 				     .warmup_ms = 200, .timeout_ms = 10000,
 				     .wait_ms = -1 };
@@ -233,6 +238,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			break;
 		case OPT_COMPARE: a->compare = 1; break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
 		case OPT_JSON: a->json = 1; break;
 		default: opt_common(c, usage_text, argv);
 		}
@@ -242,6 +248,11 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	struct bench_opts *o = &a->bo;
 	if (a->print_address && !a->serve)
 		die(EXIT_USAGE, "--print-address needs --serve");
+	if (a->ready_fd >= 0 && !a->serve)
+		die(EXIT_USAGE, "--ready-fd needs --serve");
+	if (a->ready_fd == 1 && a->has_mode)
+		die(EXIT_USAGE, "--ready-fd: 1 is standard output, where the "
+		    "results go");
 	if (o->mode == BENCH_HOLD && (a->parallel_set || a->count_set))
 		die(EXIT_USAGE, "cannot use %s with hold (N is the number of "
 		    "connections)", a->parallel_set ? "--parallel" : "--count");
@@ -284,6 +295,7 @@ static void listen_all(struct args *a)
 {
 	struct listen_opts lo = { .backlog = 4096, .uid = (uid_t)-1,
 				  .gid = (gid_t)-1 };
+	static char lines[2 * (ADDR_STRLEN + 1)];
 	for (int i = 0; i < a->naddr; i++) {
 		char name[ADDR_STRLEN];
 		addr_format(&a->addr[i], name, sizeof name);
@@ -291,12 +303,16 @@ static void listen_all(struct args *a)
 			die_listen(&lst[i], name);
 		nlst++;
 		a->addr[i] = lst[i].addr; /* TCP port 0: the port we got */
+		sock_local_format(&lst[i], name, sizeof name);
 		if (a->print_address) {
-			fprintf(stderr, "%s\n", sock_local_format(&lst[i], name,
-								  sizeof name));
+			fprintf(stderr, "%s\n", name);
 			fflush(stderr);
 		}
+		size_t o = strlen(lines);
+		snprintf(lines + o, sizeof lines - o, "%s\n", name);
 	}
+	struct notify none = { .fd = -1 };
+	cli_ready(&a->ready_fd, &none, lines, "");
 }
 
 /* Serve in this process until SIGINT or SIGTERM. */

@@ -17,7 +17,7 @@
 #include "core/relay.h"
 #include "core/sys.h"
 
-enum { OPT_PRINT_ADDRESS = 0x100 };
+enum { OPT_PRINT_ADDRESS = 0x100, OPT_READY_FD };
 
 static const char usage_text[] =
 	"Usage: usock-listen [OPTIONS] ADDRESS [-- COMMAND [ARG...]]\n"
@@ -30,6 +30,8 @@ static const char usage_text[] =
 	"  -o, --owner USER[:GROUP] socket file owner and group\n"
 	"  -b, --backlog N         listen backlog (default 128)\n"
 	"      --print-address     print the bound address on stderr\n"
+	"      --ready-fd N        once listening, write the bound address to fd N\n"
+	"                          and close it\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
 	OPT_COMMON_HELP
 	"\n"
@@ -47,6 +49,7 @@ static const struct option longopts[] = {
 	{ "owner", required_argument, NULL, 'o' },
 	{ "backlog", required_argument, NULL, 'b' },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "hexdump", no_argument, NULL, 'x' },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
@@ -60,6 +63,7 @@ struct args {
 	unsigned long max_conns;
 	int max_conns_set;
 	int print_address;
+	int ready_fd;        /* --ready-fd, or -1 */
 	int hexdump;
 	char **cmd;
 };
@@ -68,7 +72,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
 
-	*a = (struct args){ .max_conns = 256 };
+	*a = (struct args){ .max_conns = 256, .ready_fd = -1 };
 	opterr = 0;
 	struct opt_iter it = OPT_ITER(argc, argv, 1);
 	a->lo = (struct listen_opts){ .backlog = 128, .uid = (uid_t)-1,
@@ -81,6 +85,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			a->max_conns_set = 1;
 			break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
 		case 'x': a->hexdump = 1; break;
 		default:
 			if (!opt_listen(c, optarg, &a->lo))
@@ -102,6 +107,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --max-conns without a COMMAND");
 	if (a->hexdump && a->cmd)
 		die(EXIT_USAGE, "cannot use --hexdump with a COMMAND");
+	if (a->ready_fd == 1 && !a->cmd)
+		die(EXIT_USAGE, "--ready-fd: 1 is standard output, which carries "
+		    "the connection without a COMMAND");
 	opt_addr(&a->addr, a->addr_arg, ADDR_LISTEN);
 	if (a->addr.type != SOCK_STREAM)
 		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
@@ -132,6 +140,18 @@ static int command_exists(const char *name)
 
 static struct listener lst;
 static char local_name[ADDR_STRLEN];
+static struct notify notify = { .fd = -1 };
+
+/* Tell the supervisor (NOTIFY_SOCKET) how many connections we serve. */
+static void notify_status(unsigned long active, unsigned long served)
+{
+	char msg[96];
+	if (notify.fd < 0)
+		return;
+	snprintf(msg, sizeof msg, "STATUS=%lu active, %lu served", active,
+		 served);
+	cli_notify(&notify, msg, 0);
+}
 
 static void cleanup(void)
 {
@@ -191,6 +211,7 @@ static int wait_accept(int sigfd, char *peer, size_t n, pid_t *pid,
 static int serve_stdio(const struct args *a, int sigfd)
 {
 	int stdin_eof = 0;
+	unsigned long served = 0;
 	char peer[ADDR_STRLEN];
 	pid_t pid;
 	uid_t uid;
@@ -199,8 +220,11 @@ static int serve_stdio(const struct args *a, int sigfd)
 	stdio_prepare();
 	for (;;) {
 		int fd = wait_accept(sigfd, peer, sizeof peer, &pid, &uid, &gid);
-		if (fd < 0)
+		if (fd < 0) {
+			cli_notify(&notify, "STOPPING=1", 1);
 			return 0;
+		}
+		notify_status(1, ++served);
 		if (!a->keep)
 			sock_unlisten(&lst);
 
@@ -221,8 +245,11 @@ static int serve_stdio(const struct args *a, int sigfd)
 		pump_free(&r.up);
 		pump_free(&r.down);
 		close(fd);
-		if (rc == RELAY_SIGNAL)
+		if (rc == RELAY_SIGNAL) {
+			cli_notify(&notify, "STOPPING=1", 1);
 			return 0;
+		}
+		notify_status(0, served);
 		if (rc == RELAY_ERROR) {
 			if (!failed)
 				log_syserr("poll");
@@ -304,6 +331,7 @@ static int serve_commands(const struct args *a, int sigfd)
 			int s = sig_read(sigfd);
 			if (s == SIGINT || s == SIGTERM) {
 				log_verbose("stopping on signal %d", s);
+				cli_notify(&notify, "STOPPING=1", 1);
 				return a->keep || !served ? 0 : last;
 			}
 			int st;
@@ -313,6 +341,7 @@ static int serve_commands(const struct args *a, int sigfd)
 				last = status_code(st);
 				log_verbose("command %d ended with status %d", (int)p, last);
 			}
+			notify_status(active, served);
 		}
 		if (accepting && pfd[1].revents) {
 			pid_t pid = 0;
@@ -329,6 +358,7 @@ static int serve_commands(const struct args *a, int sigfd)
 			else {
 				active++;
 				served++;
+				notify_status(active, served);
 			}
 			close(fd);
 			if (!a->keep && served)
@@ -349,6 +379,7 @@ int main(int argc, char **argv)
 	addr_format(&a.addr, name, sizeof name);
 	if (a.cmd && !command_exists(a.cmd[0]))
 		die(1, "COMMAND %s: not found", a.cmd[0]);
+	cli_notify_open(&notify);
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -367,6 +398,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", local_name);
 		fflush(stderr);
 	}
+	static char line[ADDR_STRLEN + 16], status[ADDR_STRLEN + 16];
+	snprintf(line, sizeof line, "%s\n", local_name);
+	snprintf(status, sizeof status, "listening on %s", local_name);
+	cli_ready(&a.ready_fd, &notify, line, status);
 	log_verbose("listening on %s", local_name);
 	int rc = a.cmd ? serve_commands(&a, sigfd) : serve_stdio(&a, sigfd);
 	exit(rc);

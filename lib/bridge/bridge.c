@@ -2,6 +2,7 @@
  * connecting each to the target without blocking, and relaying both
  * directions with half-close, backpressure and bounded memory. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +593,25 @@ static void stop(struct engine *e, int64_t now)
 	e->drain_deadline = now + b->drain_ms;
 	log_verbose("stopping: %llu connections to drain",
 		    (unsigned long long)b->st.active);
+	if (b->on_event)
+		b->on_event(b->event_ctx, b, BRIDGE_STOPPING);
+}
+
+/* A client waits in a listening socket's queue. */
+static int queued(const struct bridge *b)
+{
+	struct pollfd p[16];
+	for (int i = 0; i < b->nlfd; i++)
+		p[i] = (struct pollfd){ b->lfd[i], POLLIN, 0 };
+	return poll(p, (nfds_t)b->nlfd, 0) > 0;
+}
+
+/* Counters as last reported through on_event. */
+static int stats_changed(const struct bridge_stats *a,
+			 const struct bridge_stats *b)
+{
+	return a->accepted != b->accepted || a->active != b->active ||
+	       a->failed != b->failed || a->refused != b->refused;
 }
 
 static void close_all(struct engine *e, struct list *l, const char *how)
@@ -622,6 +642,9 @@ int bridge_run(struct bridge *b)
 	if (epoll_ctl(e.ep, EPOLL_CTL_ADD, b->sigfd, &se) < 0)
 		return -1;
 	update_accepting(&e, now_ms());
+	struct bridge_stats told = b->st;   /* as last reported */
+	int64_t told_at = 0, idle_since = now_ms();
+	uint64_t seen = 0;                  /* accepted, for exit_idle_ms */
 
 	for (;;) {
 		int64_t now = now_ms();
@@ -630,6 +653,34 @@ int bridge_run(struct bridge *b)
 		if (!e.accepting && !e.stopping && now >= e.paused_until)
 			update_accepting(&e, now);
 		int64_t wait = timers(&e, now);
+		if (b->on_event && stats_changed(&told, &b->st)) {
+			if (now - told_at >= 1000) {
+				told = b->st;
+				told_at = now;
+				b->on_event(b->event_ctx, b, BRIDGE_STATUS);
+			} else if (wait < 0 || told_at + 1000 - now < wait) {
+				wait = told_at + 1000 - now;
+			}
+		}
+		if (b->st.active || b->st.accepted != seen) {
+			idle_since = now;
+			seen = b->st.accepted;
+		}
+		if (b->exit_idle_ms > 0 && !e.stopping && !b->st.active) {
+			if (now - idle_since >= b->exit_idle_ms && !queued(b)) {
+				log_verbose("no connection for %lld ms: exiting",
+					    (long long)b->exit_idle_ms);
+				if (b->on_event)
+					b->on_event(b->event_ctx, b, BRIDGE_IDLE_EXIT);
+				stop(&e, now);
+				continue;
+			}
+			int64_t left = idle_since + b->exit_idle_ms - now;
+			if (left < 1)
+				left = 1;
+			if (wait < 0 || left < wait)
+				wait = left;
+		}
 		int n = epoll_wait(e.ep, ev, 128, wait < 0 ? -1 :
 				   wait > 60000 ? 60000 : (int)wait);
 		if (n < 0) {

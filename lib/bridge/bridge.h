@@ -22,6 +22,13 @@ struct bridge_stats {
 	uint64_t bytes_up, bytes_down;  /* client to target, and back */
 };
 
+/* What bridge.on_event is told. */
+enum bridge_event {
+	BRIDGE_STATUS,    /* the counters changed (at most once a second) */
+	BRIDGE_STOPPING,  /* the drain starts: no more accepting */
+	BRIDGE_IDLE_EXIT, /* exit_idle_ms passed without a connection */
+};
+
 struct bridge {
 	/* set by the caller */
 	struct addr target;
@@ -36,6 +43,11 @@ struct bridge {
 	int64_t connect_ms;
 	int64_t drain_ms;
 	int proxy;                 /* 0, 1 or 2 */
+	int64_t exit_idle_ms;      /* stop after this long with no
+	                              connection (and none queued); 0: never */
+	void (*on_event)(void *ctx, const struct bridge *b,
+			 enum bridge_event ev);  /* or NULL */
+	void *event_ctx;
 	/* kept by the engine */
 	struct bridge_stats st;
 };

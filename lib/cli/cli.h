@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include "core/addr.h"
 #include "core/sock.h"
+#include "core/ready.h"
 
 #define USOCK_VERSION "0.1.0"
 
@@ -99,6 +100,21 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
 
+
+/* ---- ready.c: telling a supervisor we are ready ---- */
+
+/* --ready-fd N: an open descriptor other than 0 and 2; exits 2 naming
+ * OPT otherwise. */
+int opt_ready_fd(const char *opt, const char *s);
+/* notify_open(), warning when $NOTIFY_SOCKET is set but unusable. */
+void cli_notify_open(struct notify *n);
+/* notify_send(), warning on failure (not for a dropped STATUS). */
+void cli_notify(struct notify *n, const char *state, int wait);
+/* Once listening: write LINES (the bound addresses, one a line) to
+ * *READY_FD and close it (*READY_FD becomes -1), and send READY=1 and
+ * STATUS to N.  Failures are warnings: the tool serves anyway. */
+void cli_ready(int *ready_fd, struct notify *n, const char *lines,
+	       const char *status);
 
 /* Print --version output for PROG on stdout. */
 void print_version(void);
