@@ -96,6 +96,16 @@ static int activation_fds(void)
 	return (int)n;
 }
 
+/* A datagram or seqpacket address: tcp2unix moves byte streams, which
+ * carry no message boundaries to map onto datagrams or records. */
+static _Noreturn void die_not_stream(const char *arg, const struct addr *ad)
+{
+	die(EXIT_USAGE, "address '%s': tcp2unix bridges byte streams only; "
+	    "a %s socket keeps message boundaries that a stream does not have "
+	    "(use usock-connect or usock-listen for it)", arg,
+	    ad->type == SOCK_DGRAM ? "datagram" : "seqpacket");
+}
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	const char *why;
@@ -160,8 +170,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		a->listen_arg = argv[optind++];
 		opt_addr(&a->listen, a->listen_arg, ADDR_LISTEN);
 		if (a->listen.type != SOCK_STREAM)
-			die(EXIT_USAGE, "address '%s': only stream sockets are "
-			    "supported", a->listen_arg);
+			die_not_stream(a->listen_arg, &a->listen);
 		opt_check_file_opts(&a->lo, &a->listen, a->listen_arg);
 	} else if (a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) {
 		die(EXIT_USAGE, "socket activation: --mode and --owner belong "
@@ -170,8 +179,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->target_arg = argv[optind];
 	opt_addr(&a->b.target, a->target_arg, 0);
 	if (a->b.target.type != SOCK_STREAM)
-		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
-		    a->target_arg);
+		die_not_stream(a->target_arg, &a->b.target);
 	/* UNIX targets are connected by a prepared address */
 	if (a->b.target.kind == ADDR_UNIX && sock_prepare(&a->b.target) < 0)
 		die_sys(1, "target %s", a->target_arg);

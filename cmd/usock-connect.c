@@ -15,12 +15,13 @@
 
 #include "interactive/interactive.h"
 #include "cli/cli.h"
+#include "core/dgram.h"
 #include "core/relay.h"
 #include "core/sys.h"
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
-	OPT_CRLF, OPT_RAW, OPT_LINGER
+	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES
 };
 
 static const char usage_text[] =
@@ -41,6 +42,8 @@ static const char usage_text[] =
 	"  -x, --hexdump           dump both directions to stderr\n"
 	"      --linger SECONDS    at input EOF send no EOF; print what arrives\n"
 	"                          until the peer closes or SECONDS pass silent\n"
+	"      --read-boundaries   unix-dgram:, unix-seqpacket: send one message per\n"
+	"                          read of stdin (binary data), not one per line\n"
 	OPT_COMMON_HELP
 	"\n"
 	OPT_ADDRESS_HELP
@@ -59,6 +62,7 @@ static const struct option longopts[] = {
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "hexdump", no_argument, NULL, 'x' },
 	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "read-boundaries", no_argument, NULL, OPT_READ_BOUNDARIES },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -77,6 +81,7 @@ struct args {
 	int no_history;
 	int crlf;
 	int raw;
+	int per_read;        /* --read-boundaries */
 };
 
 /* Interactive or not: -i needs readline and a terminal on stdin; by
@@ -104,6 +109,17 @@ static void choose_mode(struct args *a)
 		    "standard output is not a terminal; -i forces it");
 }
 
+/* Datagram and seqpacket addresses: no line editing (lines are the
+ * messages already), so -i is refused and the default is off. */
+static void check_messages(struct args *a)
+{
+	if (a->interactive == 1)
+		die(EXIT_USAGE, "cannot use --interactive with %s addresses "
+		    "(each line is already one message)",
+		    a->addr.type == SOCK_DGRAM ? "unix-dgram:" : "unix-seqpacket:");
+	a->interactive = 0;
+}
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
@@ -125,6 +141,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_RAW: a->raw = 1; break;
 		case 'x': a->hexdump = 1; break;
 		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
+		case OPT_READ_BOUNDARIES: a->per_read = 1; break;
 		default: opt_common(c, usage_text, argv);
 		}
 	}
@@ -143,12 +160,28 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --linger with --interactive");
 	if (a->linger_ms)
 		a->interactive = 0; /* a script's option: no line editing */
-	choose_mode(a);
 	a->addr_arg = argv[optind];
 	opt_addr(&a->addr, a->addr_arg, 0);
 	if (a->addr.type != SOCK_STREAM)
-		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
-		    a->addr_arg);
+		check_messages(a);
+	else if (a->per_read)
+		die(EXIT_USAGE, "--read-boundaries: only for unix-dgram: and "
+		    "unix-seqpacket: addresses (a stream has no boundaries)");
+	choose_mode(a);
+}
+
+/* What a failed connect means for a datagram or seqpacket address. */
+static const char *connect_hint(const struct args *a, int e)
+{
+	if (a->addr.type == SOCK_STREAM)
+		return "";
+	if (e == EPROTOTYPE)
+		return a->addr.type == SOCK_DGRAM ?
+			" (the socket there is not a datagram socket)" :
+			" (the socket there is not a seqpacket socket)";
+	if (e == ECONNREFUSED && a->addr.type == SOCK_DGRAM)
+		return " (no socket is bound there: nothing would read)";
+	return "";
 }
 
 /* How long -z waits for an answer when neither -w nor -t says. */
@@ -193,6 +226,9 @@ static int open_connection(const struct args *a, const char *name, int sigfd)
 	if (errno == ENOTSOCK)
 		die(1, "connect %s: not a socket: %s", name,
 		    file_kind_name(w.mode));
+	if (!w.expired && *connect_hint(a, errno))
+		die(1, "connect %s: %s%s", name, usock_strerror(errno),
+		    connect_hint(a, errno));
 	if (!w.expired)
 		die_sys(1, "connect %s", name);
 	/* the deadline passed: say what the tries got */
@@ -302,6 +338,78 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	}
 }
 
+static const char *msg_kind(const struct args *a)
+{
+	return a->addr.type == SOCK_DGRAM ? "datagram" : "record";
+}
+
+/* A datagram or seqpacket exchange: one message per line (or read) of
+ * stdin, one line of stdout per message received. */
+static int run_messages(const struct args *a, int fd, int sigfd,
+			const char *name)
+{
+	if (a->addr.type == SOCK_DGRAM && dgram_autobind(fd) < 0)
+		die_sys(1, "bind an address for answers");
+	if (fcntl(0, F_GETFL) < 0 && open("/dev/null", O_RDONLY) != 0)
+		die_sys(1, "open /dev/null");
+	if (fcntl(1, F_GETFL) < 0)
+		die(1, "standard output is closed");
+	stdio_prepare();
+
+	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct msg_relay r = {
+		.fd = fd, .type = a->addr.type, .in = 0, .out = 1,
+		.sigfd = sigfd, .per_read = a->per_read,
+		.escape = !a->raw && isatty(1), .end_on_peer_eof = isatty(0),
+		.idle_ms = a->timeout_ms,
+		/* the answer window after stdin EOF: --linger, else for
+		 * datagrams -t, else none */
+		.linger_ms = a->linger_ms ? a->linger_ms :
+			     a->addr.type == SOCK_DGRAM ? a->timeout_ms : -1,
+		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+	};
+	int rc = msg_relay_run(&r);
+	if (r.skipped)
+		log_warn("%llu empty line(s) not sent: an empty record reads "
+			 "as end of file on %s", (unsigned long long)r.skipped,
+			 name);
+	switch (rc) {
+	case RELAY_OK:
+		log_verbose("%llu messages sent, %llu received",
+			    (unsigned long long)r.sent,
+			    (unsigned long long)r.received);
+		return 0;
+	case RELAY_TIMEOUT:
+		if (r.queue_full)
+			die(EXIT_TIMEOUT, "send %s: the receiver's queue stayed "
+			    "full for %lld ms (it is not reading)", name,
+			    (long long)a->timeout_ms);
+		die(EXIT_TIMEOUT, "%s: no traffic for %lld ms", name,
+		    (long long)a->timeout_ms);
+	case RELAY_SIGNAL:
+		return 128 + r.signo;
+	default:
+		if (!r.failed)
+			die_sys(1, "poll");
+		if (!strcmp(r.failed, "read"))
+			die_sys(1, "read stdin");
+		if (!strcmp(r.failed, "write"))
+			die_sys(1, "write stdout");
+		if (errno == EMSGSIZE && r.too_long_more)
+			die(1, "send %s: a line of more than %zu bytes is over the "
+			    "%zu-byte limit of one %s (SO_SNDBUF less 32 bytes)",
+			    name, r.limit, r.limit, msg_kind(a));
+		if (errno == EMSGSIZE)
+			die(1, "send %s: a %zu-byte %s is over the %zu-byte limit "
+			    "(SO_SNDBUF less 32 bytes)", name, r.too_long,
+			    msg_kind(a), r.limit);
+		if (errno == ECONNREFUSED || errno == ENOTCONN)
+			die(1, "send %s: %s (nothing is reading there any more)",
+			    name, strerror(errno));
+		die_sys(1, "%s %s", r.failed, name);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -330,6 +438,8 @@ int main(int argc, char **argv)
 
 	if (a.interactive)
 		return run_interactive(&a, fd, sigfd, name);
+	if (a.addr.type != SOCK_STREAM)
+		return run_messages(&a, fd, sigfd, name);
 
 	stdio_prepare();
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/dgram.h"
 #include "core/relay.h"
 #include "core/sys.h"
 
@@ -111,9 +112,13 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "--ready-fd: 1 is standard output, which carries "
 		    "the connection without a COMMAND");
 	opt_addr(&a->addr, a->addr_arg, ADDR_LISTEN);
-	if (a->addr.type != SOCK_STREAM)
-		die(EXIT_USAGE, "address '%s': only stream sockets are supported",
-		    a->addr_arg);
+	if (a->addr.type == SOCK_DGRAM) {
+		/* no connection to end: serve until a signal */
+		if (a->max_conns_set)
+			die(EXIT_USAGE, "cannot use --max-conns with a unix-dgram: "
+			    "address (COMMAND runs once per datagram, in order)");
+		a->keep = 1;
+	}
 	opt_check_file_opts(&a->lo, &a->addr, a->addr_arg);
 }
 
@@ -271,17 +276,11 @@ static int serve_stdio(const struct args *a, int sigfd)
 	}
 }
 
-static void run_child(const struct args *a, int fd, const char *peer,
-		      pid_t pid, uid_t uid, gid_t gid)
+/* In a child: COMMAND's environment for PEER (PID 0: no credentials). */
+static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 {
 	char num[32];
 
-	sig_reset_child();
-	fd_nonblock(fd, 0);
-	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
-		_exit(126);
-	if (fd > 1)
-		close(fd);
 	setenv("USOCK_PEER", peer, 1);
 	setenv("USOCK_LOCAL", local_name, 1);
 	if (pid > 0) {
@@ -296,6 +295,24 @@ static void run_child(const struct args *a, int fd, const char *peer,
 		unsetenv("USOCK_PEER_UID");
 		unsetenv("USOCK_PEER_GID");
 	}
+}
+
+static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
+{
+	struct hexdump *hx = ctx;
+	hexdump_tap(&hx[dir == '<'], p, n);
+}
+
+static void run_child(const struct args *a, int fd, const char *peer,
+		      pid_t pid, uid_t uid, gid_t gid)
+{
+	sig_reset_child();
+	fd_nonblock(fd, 0);
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+		_exit(126);
+	if (fd > 1)
+		close(fd);
+	peer_env(peer, pid, uid, gid);
 	execvp(a->cmd[0], a->cmd);
 	log_syserr("exec %s", a->cmd[0]);
 	_exit(127);
@@ -367,6 +384,201 @@ static int serve_commands(const struct args *a, int sigfd)
 	}
 }
 
+/* ---- datagram and seqpacket sockets ---- */
+
+/* Run COMMAND for the datagram M: its stdin the datagram and a newline,
+ * its output (less the final newline) sent back to a named sender. */
+static void answer_datagram(const struct args *a, const struct dgram_msg *m,
+			    struct dgram_buf *ob, int sigfd, int *stop)
+{
+	char peer[ADDR_STRLEN] = "";
+	int in[2], out[2];
+
+	if (dgram_from_named(m))
+		sa_format((const struct sockaddr *)&m->from, m->fromlen,
+			  SOCK_DGRAM, peer, sizeof peer);
+	log_verbose("datagram of %zu bytes from %s (pid %d, uid %u)", m->len,
+		    *peer ? peer : "an unbound socket", m->has_cred ? (int)m->pid : 0,
+		    m->has_cred ? (unsigned)m->uid : 0);
+	if (pipe2(in, O_CLOEXEC) < 0) {
+		log_syserr("pipe");
+		return;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		log_syserr("pipe");
+		close(in[0]);
+		close(in[1]);
+		return;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		sig_reset_child();
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+			_exit(126);
+		peer_env(peer, m->has_cred ? m->pid : 0, m->uid, m->gid);
+		execvp(a->cmd[0], a->cmd);
+		log_syserr("exec %s", a->cmd[0]);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (child < 0) {
+		log_syserr("fork");
+		close(in[1]);
+		close(out[0]);
+		return;
+	}
+	size_t limit = dgram_limit(lst.fd);
+	struct dgram_answer ans;
+	int r = dgram_command_exchange(in[1], out[0], m->data, m->len, ob,
+				       limit, &ans, sigfd);
+	close(out[0]);
+	if (r < 0)
+		log_syserr("command %s", a->cmd[0]);
+	if (ans.signo) {
+		*stop = 1;
+		return;
+	}
+	/* reap it, watching for signals (SIGCHLD comes through sigfd) */
+	int st;
+	while (waitpid(child, &st, WNOHANG) == 0) {
+		struct pollfd pfd = { sigfd, POLLIN, 0 };
+		if (poll(&pfd, 1, -1) > 0) {
+			int s = sig_read(sigfd);
+			if (s == SIGINT || s == SIGTERM) {
+				*stop = 1;
+				return;
+			}
+		}
+	}
+	log_verbose("command %d ended with status %d", (int)child, status_code(st));
+	if (r < 0 || !ans.any)
+		return;
+	if (!*peer) {
+		log_verbose("answer not sent: the sender has no address");
+		return;
+	}
+	if (ans.more) {
+		log_err("answer to %s: %zu bytes are over the %zu-byte limit of "
+			"one datagram; not sent", peer, ans.len + ans.more, limit);
+		return;
+	}
+	if (sendto(lst.fd, ob->p, ans.len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (const struct sockaddr *)&m->from, m->fromlen) == 0)
+		return;
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		log_verbose("answer to %s not sent: the sender is gone", peer);
+	else
+		log_syserr("answer to %s%s", peer, errno == EAGAIN ?
+			   " (its receive queue is full; dropped)" : "");
+}
+
+/* A datagram socket with COMMAND: one datagram at a time, in order. */
+static int serve_datagram_commands(const struct args *a, int sigfd)
+{
+	struct dgram_buf in = { 0 }, ob = { 0 };
+	int stop = 0;
+	while (!stop) {
+		struct pollfd pfd[2] = { { sigfd, POLLIN, 0 }, { lst.fd, POLLIN, 0 } };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_sys(1, "poll");
+		}
+		if (pfd[0].revents) {
+			int s = sig_read(sigfd);
+			if (s == SIGINT || s == SIGTERM)
+				break;
+		}
+		if (!pfd[1].revents)
+			continue;
+		struct dgram_msg m;
+		if (dgram_recv(lst.fd, &in, &m) < 0) {
+			if (errno != EAGAIN)
+				log_syserr("receive on %s", local_name);
+			continue;
+		}
+		answer_datagram(a, &m, &ob, sigfd, &stop);
+	}
+	free(in.p);
+	free(ob.p);
+	return 0;
+}
+
+/* Exchange lines and messages with FD (a datagram socket we listen on,
+ * or an accepted seqpacket connection).  Returns a RELAY_* code. */
+static int exchange_messages(const struct args *a, int fd, int listening,
+			     int in, int *in_eof, int sigfd)
+{
+	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct msg_relay r = {
+		.fd = fd, .type = a->addr.type, .listening = listening,
+		.in = *in_eof ? -1 : in, .out = 1, .sigfd = sigfd,
+		.escape = isatty(1), .end_on_peer_eof = isatty(0),
+		.idle_ms = -1, .linger_ms = -1,
+		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+	};
+	int rc = msg_relay_run(&r);
+	if (r.skipped)
+		log_warn("%llu empty line(s) not sent: an empty record reads "
+			 "as end of file", (unsigned long long)r.skipped);
+	if (r.undelivered)
+		log_warn("%llu line(s) dropped: their receiver went away",
+			 (unsigned long long)r.undelivered);
+	if (rc == RELAY_ERROR) {
+		if (!r.failed)
+			log_syserr("poll");
+		else if (!strcmp(r.failed, "read"))
+			log_syserr("read stdin");
+		else if (!strcmp(r.failed, "write"))
+			log_syserr("write stdout");
+		else if (errno == EMSGSIZE)
+			log_err("send: a line of %s%zu bytes is over the %zu-byte "
+				"limit of one message (SO_SNDBUF less 32 bytes)",
+				r.too_long_more ? "more than " : "", r.too_long_more ?
+				r.limit : r.too_long, r.limit);
+		else
+			log_syserr("%s", r.failed);
+	}
+	*in_eof = 1;
+	return rc;
+}
+
+static int serve_messages(const struct args *a, int sigfd)
+{
+	int in_eof = 0;
+	if (a->addr.type == SOCK_DGRAM && dgram_passcred(lst.fd) < 0)
+		log_syserr("SO_PASSCRED on %s", local_name);
+	if (a->addr.type == SOCK_DGRAM && a->cmd)
+		return serve_datagram_commands(a, sigfd);
+	if (a->addr.type == SOCK_SEQPACKET && a->cmd)
+		return serve_commands(a, sigfd);
+	if (fcntl(0, F_GETFL) < 0)
+		in_eof = 1;
+	stdio_prepare();
+	if (a->addr.type == SOCK_DGRAM) {
+		int rc = exchange_messages(a, lst.fd, 1, 0, &in_eof, sigfd);
+		return rc == RELAY_ERROR ? 1 : 0;
+	}
+	for (;;) {
+		char peer[ADDR_STRLEN];
+		pid_t pid;
+		uid_t uid;
+		gid_t gid;
+		int fd = wait_accept(sigfd, peer, sizeof peer, &pid, &uid, &gid);
+		if (fd < 0)
+			return 0;
+		if (!a->keep)
+			sock_unlisten(&lst);
+		int rc = exchange_messages(a, fd, 0, 0, &in_eof, sigfd);
+		close(fd);
+		if (rc == RELAY_SIGNAL)
+			return 0;
+		if (!a->keep)
+			return rc == RELAY_ERROR ? 1 : 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -403,6 +615,10 @@ int main(int argc, char **argv)
 	snprintf(status, sizeof status, "listening on %s", local_name);
 	cli_ready(&a.ready_fd, &notify, line, status);
 	log_verbose("listening on %s", local_name);
-	int rc = a.cmd ? serve_commands(&a, sigfd) : serve_stdio(&a, sigfd);
+	int rc;
+	if (a.addr.type != SOCK_STREAM)
+		rc = serve_messages(&a, sigfd);
+	else
+		rc = a.cmd ? serve_commands(&a, sigfd) : serve_stdio(&a, sigfd);
 	exit(rc);
 }

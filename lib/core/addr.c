@@ -76,11 +76,13 @@ static int parse_unix(struct addr *a, const char *text, int type,
 	return 0;
 }
 
-/* An abstract NAME, escapes decoded: any bytes, NUL included. */
-static int parse_abstract(struct addr *a, const char *text, const char **why)
+/* An abstract NAME, escapes decoded: any bytes, NUL included; TYPE is
+ * SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET. */
+static int parse_abstract(struct addr *a, const char *text, int type,
+			  const char **why)
 {
 	a->kind = ADDR_ABSTRACT;
-	a->type = SOCK_STREAM;
+	a->type = type;
 	if (decode_name(a, text, "abstract name", why) < 0)
 		return -1;
 	if (!a->pathlen) {
@@ -331,12 +333,16 @@ int addr_parse(struct addr *a, const char *s, int flags, const char **why)
 	a->passive = !!(flags & ADDR_LISTEN);
 	if (has_prefix(s, "unix:", &rest))
 		return parse_unix(a, rest, SOCK_STREAM, why);
+	/* unix-seqpacket:@NAME and unix-dgram:@NAME are abstract names of
+	 * that type (a file named "@x" is written ./@x) */
 	if (has_prefix(s, "unix-seqpacket:", &rest))
-		return parse_unix(a, rest, SOCK_SEQPACKET, why);
+		return *rest == '@' ? parse_abstract(a, rest + 1, SOCK_SEQPACKET, why) :
+		       parse_unix(a, rest, SOCK_SEQPACKET, why);
 	if (has_prefix(s, "unix-dgram:", &rest))
-		return parse_unix(a, rest, SOCK_DGRAM, why);
+		return *rest == '@' ? parse_abstract(a, rest + 1, SOCK_DGRAM, why) :
+		       parse_unix(a, rest, SOCK_DGRAM, why);
 	if (has_prefix(s, "abstract:", &rest) || has_prefix(s, "@", &rest))
-		return parse_abstract(a, rest, why);
+		return parse_abstract(a, rest, SOCK_STREAM, why);
 	int family = AF_UNSPEC;
 	if (has_prefix(s, "tcp:", &rest))
 		family = AF_UNSPEC;
@@ -587,6 +593,14 @@ static const char *unix_prefix(int type)
 	       type == SOCK_DGRAM ? "unix-dgram:" : "unix:";
 }
 
+/* "@" for a stream abstract name, "unix-dgram:@" or
+ * "unix-seqpacket:@" for the other types, so the form parses back. */
+static const char *abstract_prefix(int type)
+{
+	return type == SOCK_SEQPACKET ? "unix-seqpacket:@" :
+	       type == SOCK_DGRAM ? "unix-dgram:@" : "@";
+}
+
 char *addr_format(const struct addr *a, char *buf, size_t n)
 {
 	switch (a->kind) {
@@ -595,7 +609,7 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 		put_esc(buf, n, a->path, strlen(a->path));
 		break;
 	case ADDR_ABSTRACT:
-		snprintf(buf, n, "@");
+		snprintf(buf, n, "%s", abstract_prefix(a->type));
 		put_esc(buf, n, a->path, a->pathlen);
 		break;
 	case ADDR_TCP: {
@@ -626,7 +640,7 @@ char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 		size_t off = offsetof(struct sockaddr_un, sun_path);
 		size_t plen = len > off ? len - off : 0;
 		if (plen && sun->sun_path[0] == 0) {
-			snprintf(buf, n, "@");
+			snprintf(buf, n, "%s", abstract_prefix(type));
 			put_esc(buf, n, sun->sun_path + 1, plen - 1);
 		} else {
 			snprintf(buf, n, "%s", unix_prefix(type));

@@ -68,6 +68,10 @@ int main(void)
 	ok("unix:app.sock", 0, "unix:app.sock");
 	ok("unix-seqpacket:/x", 0, "unix-seqpacket:/x");
 	ok("unix-dgram:/x", 0, "unix-dgram:/x");
+	ok("unix-dgram:@n", 0, "unix-dgram:@n");
+	ok("unix-seqpacket:@n", 0, "unix-seqpacket:@n");
+	ok("unix-dgram:./@n", 0, "unix-dgram:./@n");
+	bad("unix-dgram:@", 0, "empty abstract");
 	ok("@name", 0, "@name");
 	ok("abstract:name", 0, "@name");
 	ok("tcp:localhost:80", 0, "tcp:localhost:80");
