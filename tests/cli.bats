@@ -187,17 +187,6 @@ BAD_ADDRESSES=(
 	done
 }
 
-@test "unix-dgram: and unix-seqpacket: are not supported (exit 2)" {
-	local tool a
-	for tool in "${TOOLS[@]}"; do
-		for a in "unix-dgram:$T/x" "unix-seqpacket:$T/x"; do
-			bad_address "$tool" "$a"
-			assert_regex "$stderr" 'support'
-		done
-	done
-	assert_not_exists "$T/x"
-}
-
 @test "abstract name longer than 107 bytes: exit 2" {
 	local long
 	long=$(printf 'a%.0s' {1..120})
