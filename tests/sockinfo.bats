@@ -510,7 +510,7 @@ assert d[0]["state"] == "listening"' <<<"$output"
 	assert_regex "$stderr" "$T/private: cannot read the directory"
 	# a socket found but not examinable cannot be audited: said, and exit 3
 	run -3 --separate-stderr as_nobody "$UBIN/sockinfo" --audit --json "$T/private/app.sock"
-	assert_regex "$(jfield "$output" '.audit_error')" '^cannot examine'
+	assert_regex "$(jfield "$output" '.audit_error')" "^cannot examine its file: search permission denied on $T/private for others "
 	assert_regex "$stderr" "sockinfo: $T/private/app.sock: cannot audit: "
 	# as root the same tree is readable: no error, and no finding either
 	run -0 sockinfo --audit "$T"

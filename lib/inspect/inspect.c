@@ -926,8 +926,11 @@ int inspect_audit(struct inspect_report *r)
 	if (r->file_gone)
 		return 0; /* no file: nobody reaches it by a path */
 	if (!r->has_stat) {
+		/* the verdict names what blocks us, where there is one */
+		const char *why = r->reason && strstr(r->reason, "denied on ") ?
+				  r->reason : r->note;
 		set(&r->audit_error, "cannot examine its file: %s",
-		    r->note ? r->note : "unknown");
+		    why ? why : "unknown");
 		return -1;
 	}
 	if (!S_ISSOCK(r->st.st_mode))
