@@ -486,6 +486,18 @@ mode_watch_rounds() {
 	assert_equal "$(stat -c %a "$T/b.sock")" 640
 }
 
+@test "--mode in a directory with a default ACL: the ACL may narrow the mode, never widen it" {
+	command -v setfacl >/dev/null || skip "no setfacl"
+	mkdir "$T/acl"
+	setfacl -d -m u::rwx,g::r-x,o::--- "$T/acl" || skip "no ACLs on this file system"
+	start_bg usock-listen -m 0666 -k "$T/acl/a.sock" </dev/null
+	wait_for_socket "$T/acl/a.sock"
+	assert_equal "$(stat -c %a "$T/acl/a.sock")" 640
+	start_bg usock-listen -m 0600 -k "$T/acl/b.sock" </dev/null
+	wait_for_socket "$T/acl/b.sock"
+	assert_equal "$(stat -c %a "$T/acl/b.sock")" 600
+}
+
 @test "--owner nobody:nogroup is applied" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to chown"
 	start_bg usock-listen --owner nobody:nogroup -m 0600 -k "$T/s.sock" </dev/null

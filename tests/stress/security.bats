@@ -203,6 +203,23 @@ victim() {
 	kill -TERM "$BG_PID"
 	expect_exit 0 "$BG_PID"
 	assert_equal "$(ls -A "$T/d")" ""
+	# a stale socket file is replaced, a live one refused; nothing left over
+	make_stale_socket "$T/d/s.sock"
+	chmod 0666 "$T/d/s.sock"
+	stress_serve "$T/d/live.sock" echo
+	chmod 0666 "$T/d/live.sock"
+	start_bg "${as[@]}" "$UBIN/usock-listen" --print-address -o :users -k \
+		"$T/d/s.sock" </dev/null 2>"$T/err2"
+	wait_file_line "$T/err2" '^unix:'
+	assert_equal "$(stat -c %U:%G "$T/d/s.sock")" nobody:users
+	run -1 --separate-stderr timeout 10 "${as[@]}" "$UBIN/usock-listen" -o :users "$T/d/live.sock" </dev/null
+	assert_regex "$stderr" ": address in use by a live listener"
+	check_echo "$T/d/live.sock"
+	kill -TERM "$BG_PID" "$SPID"
+	expect_exit 0 "$BG_PID"
+	wait_gone "$T/d/s.sock"
+	rm -f "$T/d/live.sock"
+	assert_equal "$(ls -A "$T/d")" ""
 	# a link planted at the path while the socket is set up is refused,
 	# its target untouched, the private directory removed
 	[ -n "$SLOWBIND" ] || skip "no C compiler for the bind-delay shim"
