@@ -681,7 +681,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < rs.n; i++)
 		findings += rs.v[i].nfindings > 0;
 	if (a.audit)
-		log_verbose("%d of %zu sockets with findings", findings, rs.n);
+		log_verbose("%d of %zu socket%s with findings", findings, rs.n,
+			    num_s(rs.n));
 	inspect_reports_free(rs.v, rs.n);
 	inspect_free(&c);
 	perm_user_free(&a.user);

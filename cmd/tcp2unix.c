@@ -172,6 +172,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		if (a->listen.type != SOCK_STREAM)
 			die_not_stream(a->listen_arg, &a->listen);
 		opt_check_file_opts(&a->lo, &a->listen, a->listen_arg);
+		if (a->b.nallow && a->listen.kind != ADDR_TCP)
+			die(EXIT_USAGE, "--allow filters TCP clients by address; "
+			    "'%s' is not a TCP address", a->listen_arg);
 	} else if (a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) {
 		die(EXIT_USAGE, "socket activation: --mode and --owner belong "
 		    "in the socket unit");
@@ -348,11 +351,13 @@ int main(int argc, char **argv)
 	if (notify.fd >= 0)
 		a.b.on_event = on_event;
 	cli_ready(&a.ready_fd, &notify, lines, status);
-	log_verbose("forwarding to %s, at most %lu connections",
-		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns);
+	log_verbose("forwarding to %s, at most %lu connection%s",
+		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns,
+		    num_s(a.b.max_conns));
 	if (bridge_run(&a.b) < 0)
 		die_sys(1, "event loop");
-	log_verbose("stopped: %llu connections served",
-		    (unsigned long long)a.b.st.accepted);
+	log_verbose("stopped: %llu connection%s served",
+		    (unsigned long long)a.b.st.accepted,
+		    num_s(a.b.st.accepted));
 	return 0;
 }

@@ -160,8 +160,15 @@ static void parse_words(struct args *a, int n, char **w)
 	int i = 0;
 	const char *addr_arg[3];
 	while (i < n && bench_mode_parse(w[i], &a->bo.mode) < 0) {
-		if (i == 2)
-			die(EXIT_USAGE, "unexpected argument '%s' (try --help)", w[i]);
+		/* past the ADDRESSes there can only be a MODE */
+		if (i == (a->compare ? 2 : 1)) {
+			for (int j = i + 1; j < n; j++)
+				if (bench_mode_parse(w[j], &a->bo.mode) == 0)
+					die(EXIT_USAGE, "unexpected argument '%s' (one "
+					    "ADDRESS only, or two with --compare)", w[i]);
+			die(EXIT_USAGE, "unknown MODE '%s': throughput, latency, "
+			    "connect-rate or hold N (try --help)", w[i]);
+		}
 		addr_arg[i] = w[i];
 		i++;
 	}
@@ -246,6 +253,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	parse_words(a, argc - optind, argv + optind);
 
 	struct bench_opts *o = &a->bo;
+	if (a->serve && a->compare)
+		die(EXIT_USAGE, "cannot use --serve with --compare (which serves "
+		    "its own, or measures the two ADDRESSes)");
 	if (a->print_address && !a->serve)
 		die(EXIT_USAGE, "--print-address needs --serve");
 	if (a->ready_fd >= 0 && !a->serve)
@@ -433,7 +443,8 @@ static void progress(void *ctx, const struct bench_result *r, double secs)
 	if (r->mode == BENCH_THROUGHPUT)
 		bench_format_rate(r->rate, 1, v, sizeof v);
 	else if (r->mode == BENCH_HOLD)
-		snprintf(v, sizeof v, "%llu checks", (unsigned long long)r->count);
+		snprintf(v, sizeof v, "%llu check%s", (unsigned long long)r->count,
+			 num_s(r->count));
 	else
 		bench_format_rate(r->rate, 0, v, sizeof v);
 	fprintf(stderr, "\r\033[K%s %s: %s, %.0f s", bench_mode_name(r->mode),
@@ -451,7 +462,7 @@ static void progress_clear(void)
 static void on_held(void *ctx, unsigned long n)
 {
 	progress_clear();
-	log_verbose("%s: holding %lu connections", (const char *)ctx, n);
+	log_verbose("%s: holding %lu connection%s", (const char *)ctx, n, num_s(n));
 }
 
 static char *fmt_ms(int64_t ms, char *buf, size_t n)

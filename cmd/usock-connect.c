@@ -320,13 +320,16 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	switch (rc) {
 	case RELAY_OK:
 		log_warn("%s closed the connection", name);
-		log_verbose("%llu bytes sent, %llu received",
-			    (unsigned long long)s.sent,
+		log_verbose("%llu byte%s sent, %llu received",
+			    (unsigned long long)s.sent, num_s(s.sent),
 			    (unsigned long long)s.received);
 		return 0;
 	case RELAY_TIMEOUT:
-		die(EXIT_TIMEOUT, "%s: nothing happened for %lld ms", name,
-		    (long long)a->timeout_ms);
+	{
+		char d[32];
+		die(EXIT_TIMEOUT, "%s: nothing happened for %s", name,
+		    num_format_duration(a->timeout_ms, d, sizeof d));
+	}
 	case RELAY_SIGNAL:
 		return 128 + s.signo;
 	default:
@@ -465,13 +468,16 @@ int main(int argc, char **argv)
 	pump_free(&r.down);
 	switch (rc) {
 	case RELAY_OK:
-		log_verbose("closed: %llu bytes sent, %llu received",
-			    (unsigned long long)r.up.bytes,
+		log_verbose("closed: %llu byte%s sent, %llu received",
+			    (unsigned long long)r.up.bytes, num_s(r.up.bytes),
 			    (unsigned long long)r.down.bytes);
 		return 0;
 	case RELAY_TIMEOUT:
-		die(EXIT_TIMEOUT, "%s: no traffic for %lld ms", name,
-		    (long long)a.timeout_ms);
+	{
+		char d[32];
+		die(EXIT_TIMEOUT, "%s: no traffic for %s", name,
+		    num_format_duration(a.timeout_ms, d, sizeof d));
+	}
 	case RELAY_SIGNAL:
 		return 128 + r.signo;
 	default:

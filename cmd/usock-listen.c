@@ -267,8 +267,8 @@ static int serve_stdio(const struct args *a, int sigfd)
 			if (!a->keep)
 				return 1;
 		} else {
-			log_verbose("%s closed: %llu bytes sent, %llu received", peer,
-				    (unsigned long long)r.up.bytes,
+			log_verbose("%s closed: %llu byte%s sent, %llu received", peer,
+				    (unsigned long long)r.up.bytes, num_s(r.up.bytes),
 				    (unsigned long long)r.down.bytes);
 		}
 		if (!a->keep)

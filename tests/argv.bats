@@ -32,7 +32,7 @@ load helpers
 	run -2 --separate-stderr usock-connect "$T/s.sock" -w
 	assert_equal "$stderr" "usock-connect: option -w needs a value (try --help)"
 	run -2 --separate-stderr usock-connect "$T/s.sock" --bogus
-	assert_regex "$stderr" '^usock-connect: unknown or ambiguous option --bogus'
+	assert_regex "$stderr" '^usock-connect: unknown option --bogus'
 }
 
 @test "--: the word after it is an operand even when it looks like an option" {

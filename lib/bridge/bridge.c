@@ -166,9 +166,9 @@ static void conn_close(struct engine *e, struct conn *c, const char *how,
 		char why[160] = "";
 		if (err)
 			snprintf(why, sizeof why, " (%s)", usock_strerror(err));
-		fprintf(stderr, "%s: %s -> %s: %s%s; %llu bytes up, %llu down, "
+		fprintf(stderr, "%s: %s -> %s: %s%s; %llu byte%s up, %llu down, "
 			"%.3f s\n", log_prog, peer, e->target_name, how, why,
-			(unsigned long long)c->up.bytes,
+			(unsigned long long)c->up.bytes, num_s(c->up.bytes),
 			(unsigned long long)c->down.bytes,
 			(double)(now_ms() - c->start) / 1000.0);
 	}
@@ -591,8 +591,8 @@ static void stop(struct engine *e, int64_t now)
 	}
 	e->stopping = 1;
 	e->drain_deadline = now + b->drain_ms;
-	log_verbose("stopping: %llu connections to drain",
-		    (unsigned long long)b->st.active);
+	log_verbose("stopping: %llu connection%s to drain",
+		    (unsigned long long)b->st.active, num_s(b->st.active));
 	if (b->on_event)
 		b->on_event(b->event_ctx, b, BRIDGE_STOPPING);
 }

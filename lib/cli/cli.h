@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <getopt.h>
 #include "core/addr.h"
+#include "core/num.h"
 #include "core/sock.h"
 #include "core/ready.h"
 
@@ -48,7 +49,8 @@ unsigned long opt_ulong(const char *opt, const char *s,
 /* Duration "1.5", "200ms", "2m", "1h" in milliseconds (>= 1 ms);
  * exits 2 naming OPT on error. */
 int64_t opt_duration(const char *opt, const char *s);
-/* Octal file mode 0..07777; exits 2 naming OPT on error. */
+/* Octal file mode 0..0777 (a socket has no use for setuid, setgid or
+ * sticky); exits 2 naming OPT on error. */
 mode_t opt_mode(const char *opt, const char *s);
 /* USER[:GROUP] or :GROUP, names or numbers; exits 2 naming OPT. */
 void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid);

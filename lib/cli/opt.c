@@ -44,7 +44,10 @@ mode_t opt_mode(const char *opt, const char *s)
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 8);
 	if (errno || v > 07777)
-		die(EXIT_USAGE, "%s: %s is out of range 0..7777", opt, s);
+		die(EXIT_USAGE, "%s: %s is out of range 0..0777", opt, s);
+	if (v > 0777)
+		die(EXIT_USAGE, "%s: %s sets the setuid, setgid or sticky bit, "
+		    "which mean nothing on a socket (0..0777)", opt, s);
 	return (mode_t)v;
 }
 
@@ -114,10 +117,14 @@ static void reverse(char **v, int a, int b)
 	}
 }
 
+/* The long options of the last opt_next() call, for opt_bad(). */
+static const struct option *last_longopts;
+
 int opt_next(struct opt_iter *it, const char *optstring,
 	     const struct option *longopts)
 {
 	char **v = it->argv;
+	last_longopts = longopts;
 	for (;;) {
 		int prev = optind;
 		int c = getopt_long(it->end, v, optstring, longopts, NULL);
@@ -147,6 +154,29 @@ int opt_next(struct opt_iter *it, const char *optstring,
 	}
 }
 
+/* An unknown long option ARG (its first N bytes), or an abbreviation
+ * of several: name them ("--a: --all or --audit"). */
+_Noreturn static void bad_long(const char *arg, int n)
+{
+	char list[512];
+	size_t len = 0;
+	int found = 0, last = -1;
+
+	list[0] = 0;
+	for (int i = 0; last_longopts && last_longopts[i].name; i++) {
+		if (strncmp(last_longopts[i].name, arg + 2, (size_t)n - 2))
+			continue;
+		if (found++ && last >= 0 && len < sizeof list)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s--%s",
+						len ? ", " : "", last_longopts[last].name);
+		last = i;
+	}
+	if (found < 2)
+		die(EXIT_USAGE, "unknown option %.*s (try --help)", n, arg);
+	die(EXIT_USAGE, "ambiguous option %.*s: %s or --%s (try --help)", n, arg,
+	    list, last_longopts[last].name);
+}
+
 void opt_bad(int c, char **argv)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
@@ -157,7 +187,7 @@ void opt_bad(int c, char **argv)
 			die(EXIT_USAGE, "option %.*s needs a value (try --help)", n, arg);
 		if (arg[n] == '=' && optopt)
 			die(EXIT_USAGE, "option %.*s takes no value (try --help)", n, arg);
-		die(EXIT_USAGE, "unknown or ambiguous option %.*s (try --help)", n, arg);
+		bad_long(arg, n);
 	}
 	if (c == ':')
 		die(EXIT_USAGE, "option -%c needs a value (try --help)", optopt);
@@ -168,9 +198,13 @@ void opt_common(int c, const char *usage, char **argv)
 {
 	switch (c) {
 	case 'v':
+		if (log_level == 0)
+			die(EXIT_USAGE, "cannot use --verbose with --quiet");
 		log_level++;
 		return;
 	case 'q':
+		if (log_level > 1)
+			die(EXIT_USAGE, "cannot use --quiet with --verbose");
 		log_level = 0;
 		return;
 	case 'h':

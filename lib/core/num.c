@@ -2,6 +2,7 @@
  * addresses).  They return -1 with a static reason and never print. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,17 @@ int num_parse_duration(const char *s, int64_t *ms, const char **why)
 range:
 	*why = "out of range (at most 31 days)";
 	return -1;
+}
+
+char *num_format_duration(int64_t ms, char *buf, size_t n)
+{
+	if (ms < 1000)
+		snprintf(buf, n, "%lld ms", (long long)ms);
+	else if (ms < 60000 || ms % 60000)
+		snprintf(buf, n, "%g s", (double)ms / 1e3);
+	else if (ms < 3600000 || ms % 3600000)
+		snprintf(buf, n, "%g min", (double)ms / 6e4);
+	else
+		snprintf(buf, n, "%g h", (double)ms / 3.6e6);
+	return buf;
 }

@@ -3,6 +3,7 @@
 #ifndef USOCK_NUM_H
 #define USOCK_NUM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Strict decimal in MIN..MAX, and a duration ("1.5", "200ms", "2m",
@@ -10,5 +11,15 @@
 int num_parse_ulong(const char *s, unsigned long min, unsigned long max,
 		    unsigned long *out, const char **why);
 int num_parse_duration(const char *s, int64_t *ms, const char **why);
+
+/* "s" unless N is 1: "%llu connection%s", n, num_s(n). */
+static inline const char *num_s(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* A duration of MS milliseconds as a person would write it: "3 s",
+ * "1.5 s", "250 ms", "2 min", "1.5 h"; into BUF (N bytes); returns BUF. */
+char *num_format_duration(int64_t ms, char *buf, size_t n);
 
 #endif
