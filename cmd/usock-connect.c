@@ -101,8 +101,10 @@ static void choose_mode(struct args *a)
 				 isatty(0) && isatty(1);
 	if (a->crlf && a->probe)
 		die(EXIT_USAGE, "cannot use --probe with --crlf");
-	if (a->crlf && !a->interactive)
-		die(EXIT_USAGE, "--crlf: works only in interactive mode (%s)",
+	const char *only = a->crlf ? "--crlf" : a->raw ? "--raw" :
+			   a->prompt ? "--prompt" : NULL;
+	if (only && !a->interactive)
+		die(EXIT_USAGE, "%s: works only in interactive mode (%s)", only,
 		    asked == 0 ? "--no-interactive was given" :
 		    !interactive_available() ? "not available in this build" :
 		    !isatty(0) ? "standard input is not a terminal" :
@@ -122,7 +124,7 @@ static void check_messages(struct args *a)
 
 static void parse_argv(int argc, char **argv, struct args *a)
 {
-	int c;
+	int c, said_i = 0, said_no_i = 0;
 
 	*a = (struct args){ .wait_ms = -1, .timeout_ms = -1, .interactive = -1 };
 	opterr = 0;
@@ -132,10 +134,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'w': a->wait_ms = opt_duration("--wait", optarg); break;
 		case 'z': a->probe = 1; break;
 		case 't': a->timeout_ms = opt_duration("--timeout", optarg); break;
-		case 'i': a->interactive = 1; break;
-		case OPT_NO_INTERACTIVE: a->interactive = 0; break;
+		case 'i': a->interactive = 1; said_i = 1; break;
+		case OPT_NO_INTERACTIVE: a->interactive = 0; said_no_i = 1; break;
 		case OPT_PROMPT: a->prompt = optarg; break;
-		case OPT_HISTORY: a->history = optarg; a->no_history = 0; break;
+		case OPT_HISTORY: a->history = optarg; break;
 		case OPT_NO_HISTORY: a->no_history = 1; break;
 		case OPT_CRLF: a->crlf = 1; break;
 		case OPT_RAW: a->raw = 1; break;
@@ -150,6 +152,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (optind + 1 < argc)
 		die(EXIT_USAGE, "unexpected argument '%s' (one ADDRESS only)",
 		    argv[optind + 1]);
+	if (said_i && said_no_i)
+		die(EXIT_USAGE, "cannot use --interactive with --no-interactive");
+	if (a->history && a->no_history)
+		die(EXIT_USAGE, "cannot use --history with --no-history");
 	if (a->probe && a->interactive == 1)
 		die(EXIT_USAGE, "cannot use --probe with --interactive");
 	if (a->probe && a->hexdump)

@@ -106,6 +106,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	}
 	if (a->max_conns_set && !a->cmd)
 		die(EXIT_USAGE, "cannot use --max-conns without a COMMAND");
+	if (a->max_conns_set && !a->keep)
+		die(EXIT_USAGE, "cannot use --max-conns without --keep-open "
+		    "(one connection, one COMMAND)");
 	if (a->hexdump && a->cmd)
 		die(EXIT_USAGE, "cannot use --hexdump with a COMMAND");
 	if (a->ready_fd == 1 && !a->cmd)
@@ -122,25 +125,41 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	opt_check_file_opts(&a->lo, &a->addr, a->addr_arg);
 }
 
-/* Is NAME runnable: a path to an executable, or found in $PATH? */
-static int command_exists(const char *name)
+/* Can NAME be run, as execvp() would find it: a path (with a '/'), or
+ * the first executable regular file of that name in $PATH?  NULL when
+ * it can, else why not ("not found", "is a directory", "not
+ * executable"). */
+static const char *command_problem(const char *name)
 {
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0;
+	struct stat st;
+	if (strchr(name, '/')) {
+		if (stat(name, &st) < 0)
+			return errno == ENOENT || errno == ENOTDIR ? "not found" :
+			       strerror(errno);
+		if (S_ISDIR(st.st_mode))
+			return "is a directory, not a program";
+		if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
+			return "not executable";
+		return NULL;
+	}
 	const char *path = getenv("PATH");
+	const char *seen = NULL;
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t n = strcspn(path, ":");
 		char full[4096];
 		snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", name);
-		struct stat st;
-		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(full, X_OK) == 0)
-			return 1;
+		if (stat(full, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+				return NULL;
+			if (!seen)
+				seen = S_ISDIR(st.st_mode) ? "found in PATH only as a directory" :
+				       "found in PATH, but not executable";
+		}
 		path += n + (path[n] == ':');
 	}
-	return 0;
+	return seen ? seen : "not found in PATH";
 }
 
 static struct listener lst;
@@ -282,7 +301,17 @@ static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 	char num[32];
 
 	setenv("USOCK_PEER", peer, 1);
-	setenv("USOCK_LOCAL", local_name, 1);
+	/* the connection's own local address: for a wildcard listener
+	 * (*:PORT, [::]:PORT) the address the client reached */
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char local[ADDR_STRLEN];
+	if (getsockname(0, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+		setenv("USOCK_LOCAL", sa_format((struct sockaddr *)&ss, len,
+						SOCK_STREAM, local, sizeof local), 1);
+	else
+		setenv("USOCK_LOCAL", local_name, 1);
 	if (pid > 0) {
 		snprintf(num, sizeof num, "%d", (int)pid);
 		setenv("USOCK_PEER_PID", num, 1);
@@ -589,8 +618,9 @@ int main(int argc, char **argv)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	addr_format(&a.addr, name, sizeof name);
-	if (a.cmd && !command_exists(a.cmd[0]))
-		die(1, "COMMAND %s: not found", a.cmd[0]);
+	const char *why = a.cmd ? command_problem(a.cmd[0]) : NULL;
+	if (why)
+		die(1, "COMMAND %s: %s", a.cmd[0], why);
 	cli_notify_open(&notify);
 
 	sigset_t set;
