@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# What a newcomer meets first, in every tool: options that cannot go
+# together are refused (one line, exit 2) instead of one being ignored;
+# ambiguous abbreviations name their candidates; messages say what
+# happened in the words a person would use.
+
+load helpers
+
+TOOLS=(tcp2unix usock-listen usock-connect sockinfo usock-bench)
+
+@test "every tool: an ambiguous abbreviation lists the options it could mean; an unknown one is called unknown" {
+	run -2 --separate-stderr sockinfo --a
+	assert_equal "$stderr" "sockinfo: ambiguous option --a: --all or --audit (try --help)"
+	run -2 --separate-stderr usock-connect --h ./x.sock
+	assert_equal "$stderr" "usock-connect: ambiguous option --h: --history, --hexdump or --help (try --help)"
+	local t
+	for t in "${TOOLS[@]}"; do
+		run -2 --separate-stderr "$t" --no-such-option
+		assert_equal "$stderr" "$t: unknown option --no-such-option (try --help)"
+		# --he: --help, and --hexdump where the tool has it
+		run --separate-stderr "$t" --he
+		if "$t" --help | grep -q -- --hexdump; then
+			assert_equal "$status" 2
+			assert_regex "$stderr" "^$t: ambiguous option --he: (.*, )?--hexdump(, .*)? or --help|^$t: ambiguous option --he: --help(, .*)? or --hexdump"
+		fi
+	done
+}
+
+@test "every tool: -q with -v is a usage error, in either order" {
+	local t
+	for t in "${TOOLS[@]}"; do
+		run -2 --separate-stderr "$t" -q -v ./x.sock
+		assert_equal "$stderr" "$t: cannot use --verbose with --quiet"
+		run -2 --separate-stderr "$t" --verbose --quiet ./x.sock
+		assert_equal "$stderr" "$t: cannot use --quiet with --verbose"
+	done
+	# -v may still be repeated
+	run -2 --separate-stderr usock-connect -vv
+	assert_equal "$stderr" "usock-connect: missing ADDRESS (try --help)"
+}
+
+@test "--mode above 0777 (setuid, setgid, sticky) is a usage error; nothing is created" {
+	cd "$T"
+	run -2 --separate-stderr usock-listen -m 7777 ./m.sock
+	assert_equal "$stderr" "usock-listen: --mode: 7777 sets the setuid, setgid or sticky bit, which mean nothing on a socket (0..0777)"
+	run -2 --separate-stderr tcp2unix -m 1777 ./m.sock ./app.sock
+	assert_regex "$stderr" '^tcp2unix: --mode: 1777 sets the setuid'
+	run -2 --separate-stderr usock-listen -m 10000 ./m.sock
+	assert_equal "$stderr" "usock-listen: --mode: 10000 is out of range 0..0777"
+	assert_not_exists "$T/m.sock"
+	start_bg usock-listen -k -m 0777 "$T/m.sock" -- true </dev/null
+	wait_for_socket "$T/m.sock"
+	assert_equal "$(stat -c %a "$T/m.sock")" 777
+}
+
+@test "usock-connect: -i with --no-interactive, --history with --no-history, --raw or --prompt on a pipe" {
+	run -2 --separate-stderr usock-connect -i --no-interactive ./x.sock
+	assert_equal "$stderr" "usock-connect: cannot use --interactive with --no-interactive"
+	run -2 --separate-stderr usock-connect --history "$T/h" --no-history ./x.sock
+	assert_equal "$stderr" "usock-connect: cannot use --history with --no-history"
+	assert_not_exists "$T/h"
+	run -2 --separate-stderr usock-connect --raw ./x.sock </dev/null
+	assert_equal "$stderr" "usock-connect: --raw: works only in interactive mode (standard input is not a terminal)"
+	run -2 --separate-stderr usock-connect --prompt 'x> ' --no-interactive ./x.sock
+	assert_equal "$stderr" "usock-connect: --prompt: works only in interactive mode (--no-interactive was given)"
+}
+
+@test "usock-listen: -c without -k is refused; with -k and a COMMAND it limits" {
+	run -2 --separate-stderr usock-listen -c 3 "$T/z.sock"
+	assert_equal "$stderr" "usock-listen: cannot use --max-conns without a COMMAND"
+	run -2 --separate-stderr usock-listen -c 3 "$T/z.sock" -- cat
+	assert_equal "$stderr" "usock-listen: cannot use --max-conns without --keep-open (one connection, one COMMAND)"
+	assert_not_exists "$T/z.sock"
+	start_bg usock-listen -k -c 3 "$T/z.sock" -- cat </dev/null
+	wait_for_socket "$T/z.sock"
+	run -0 timeout 20 usock-connect "$T/z.sock" <<<hi
+	assert_output hi
+}
+
+@test "usock-listen: a COMMAND that is not executable, a directory, or missing is refused at start with that reason" {
+	run -1 --separate-stderr timeout 20 usock-listen "$T/x.sock" -- /etc/passwd
+	assert_equal "$stderr" "usock-listen: COMMAND /etc/passwd: not executable"
+	run -1 --separate-stderr timeout 20 usock-listen -k "$T/x.sock" -- /tmp
+	assert_equal "$stderr" "usock-listen: COMMAND /tmp: is a directory, not a program"
+	run -1 --separate-stderr timeout 20 usock-listen "$T/x.sock" -- "$T/none"
+	assert_equal "$stderr" "usock-listen: COMMAND $T/none: not found"
+	mkdir "$T/p" "$T/p/dir"
+	printf '#!/bin/sh\necho hi\n' >"$T/p/script"
+	run -1 --separate-stderr env PATH="$T/p" "$BIN/usock-listen" "$T/x.sock" -- script
+	assert_equal "$stderr" "usock-listen: COMMAND script: found in PATH, but not executable"
+	run -1 --separate-stderr env PATH="$T/p" "$BIN/usock-listen" "$T/x.sock" -- dir
+	assert_equal "$stderr" "usock-listen: COMMAND dir: found in PATH only as a directory"
+	run -1 --separate-stderr env PATH="$T/p" "$BIN/usock-listen" "$T/x.sock" -- nothing
+	assert_equal "$stderr" "usock-listen: COMMAND nothing: not found in PATH"
+	assert_not_exists "$T/x.sock"
+	# the same script, executable, in PATH, runs
+	chmod +x "$T/p/script"
+	start_bg env PATH="$T/p:$PATH" "$BIN/usock-listen" "$T/x.sock" -- script </dev/null
+	wait_for_socket "$T/x.sock"
+	run -0 timeout 20 usock-connect "$T/x.sock" </dev/null
+	assert_output hi
+}
+
+@test "usock-listen: USOCK_LOCAL of a *:PORT listener is the address each client reached" {
+	local port
+	port=$(free_port)
+	start_bg usock-listen -k "*:$port" -- sh -c 'echo "$USOCK_LOCAL"' </dev/null
+	wait_for_port "$port"
+	run -0 timeout 20 usock-connect "127.0.0.1:$port" </dev/null
+	assert_output "tcp:127.0.0.1:$port"
+	if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+		run -0 timeout 20 usock-connect "[::1]:$port" </dev/null
+		assert_output "tcp:[::1]:$port"
+	fi
+}
+
+@test "usock-bench: an unknown MODE is named; --serve with --compare is refused" {
+	run -2 --separate-stderr usock-bench ./e.sock latecny
+	assert_equal "$stderr" "usock-bench: unknown MODE 'latecny': throughput, latency, connect-rate or hold N (try --help)"
+	run -2 --separate-stderr usock-bench --compare ./a.sock ./b.sock latecny
+	assert_regex "$stderr" "^usock-bench: unknown MODE 'latecny'"
+	run -2 --separate-stderr usock-bench ./a.sock ./b.sock latency
+	assert_equal "$stderr" "usock-bench: unexpected argument './b.sock' (one ADDRESS only, or two with --compare)"
+	run -2 --separate-stderr usock-bench --serve echo --compare latency
+	assert_equal "$stderr" "usock-bench: cannot use --serve with --compare (which serves its own, or measures the two ADDRESSes)"
+}
+
+@test "tcp2unix: --allow with a UNIX or abstract listening address is refused" {
+	run -2 --separate-stderr tcp2unix --allow 10.0.0.0/8 "$T/front.sock" "$T/app.sock"
+	assert_equal "$stderr" "tcp2unix: --allow filters TCP clients by address; '$T/front.sock' is not a TCP address"
+	run -2 --separate-stderr tcp2unix --allow ::1 "@$(abstract_name)" "$T/app.sock"
+	assert_regex "$stderr" '^tcp2unix: --allow filters TCP clients'
+	assert_not_exists "$T/front.sock"
+}
+
+@test "counts agree with their number: 1 connection, 1 byte; -q still prints failed connections" {
+	start_bg usock-listen -k "$T/app.sock" -- head -c 1 </dev/null
+	wait_for_socket "$T/app.sock"
+	start_bridge -v -c 1 0 "$T/app.sock"
+	run -0 --separate-stderr timeout 20 usock-connect -v "$HOSTPORT" < <(printf x)
+	assert_output x
+	assert_stderr_line '1 byte sent, 1 received$'
+	wait_file_line "$BERR" 'closed; 1 byte up, 1 down'
+	kill -TERM "$BPID"
+	expect_exit 0 "$BPID"
+	grep -qx 'tcp2unix: forwarding to unix:.*app.sock, at most 1 connection' "$BERR" || fail "$(cat "$BERR")"
+	grep -qx 'tcp2unix: stopping: 0 connections to drain' "$BERR" || fail "$(cat "$BERR")"
+	grep -qx 'tcp2unix: stopped: 1 connection served' "$BERR" || fail "$(cat "$BERR")"
+	# tcp2unix(1): -q silences --allow lines, not failures
+	start_bridge -q 0 "$T/none.sock"
+	run -1 timeout 20 usock-connect "$HOSTPORT" </dev/null
+	wait_file_line "$BERR" 'target refused \(No such file or directory\); 0 bytes up, 0 down'
+}
+
+@test "durations are said as written: -t 3 is 3 s, 1500ms is 1.5 s" {
+	start_bg usock-listen -k "$T/s.sock" -- sleep 30 </dev/null
+	wait_for_socket "$T/s.sock"
+	run -124 --separate-stderr timeout 20 usock-connect -t 1 "$T/s.sock" < <(sleep 10)
+	assert_equal "$stderr" "usock-connect: unix:$T/s.sock: no traffic for 1 s"
+	run -124 --separate-stderr timeout 20 usock-connect -t 300ms "$T/s.sock" < <(sleep 10)
+	assert_equal "$stderr" "usock-connect: unix:$T/s.sock: no traffic for 300 ms"
+	run -124 --separate-stderr timeout 20 usock-connect -t 1500ms "$T/s.sock" < <(sleep 10)
+	assert_equal "$stderr" "usock-connect: unix:$T/s.sock: no traffic for 1.5 s"
+}
+
+# plain_man PAGE: PAGE as text on one long line a paragraph, without the
+# overstrike of bold and underline
+plain_man() {
+	mandoc -T utf8 -O width=1000 "$1" | sed 's/.\x08//g'
+}
+
+@test "man pages: usock-bench's basis renders as (‘rate’ or ‘p50’); tcp2unix(1) says -q keeps failures" {
+	run -0 plain_man "$ROOT/man/usock-bench.1"
+	assert_output --partial "basis (‘rate’ or ‘p50’)"
+	run -0 plain_man "$ROOT/man/tcp2unix.1"
+	refute_output --partial "silences both kinds"
+	assert_output --partial "is a failure, logged with or without -q"
+}
