@@ -65,6 +65,25 @@ struct args {
 	int color;
 };
 
+/* An operand that names an existing file is that path, whatever else
+ * it could be read as ("app.sock", "8080"); only an explicit kind
+ * (unix:, tcp:, @NAME) keeps its meaning.  Returns ARG, or "./ARG" for a
+ * bare name (allocated, kept until exit). */
+static char *operand(char *arg)
+{
+	struct stat st;
+	if (arg[0] == '@' || strchr(arg, '/') || !strncmp(arg, "unix:", 5) ||
+	    !strncmp(arg, "tcp:", 4) || !strncmp(arg, "abstract:", 9) ||
+	    lstat(arg, &st) < 0)
+		return arg;
+	size_t n = strlen(arg) + 3;
+	char *p = malloc(n);
+	if (!p)
+		die_sys(1, "malloc");
+	snprintf(p, n, "./%s", arg);
+	return p;
+}
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
@@ -84,6 +103,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	}
 	a->addrs = argv + optind;
 	a->naddrs = argc - optind;
+	for (int i = 0; i < a->naddrs; i++)
+		a->addrs[i] = operand(a->addrs[i]);
 	if (a->naddrs && (a->all || a->tcp))
 		die(EXIT_USAGE, "cannot use %s with an ADDRESS",
 		    a->all ? "--all" : "--tcp");
@@ -356,14 +377,17 @@ static void print_block(const struct inspect_report *r)
 			       major(r->st.st_dev), minor(r->st.st_dev),
 			       (unsigned long long)r->st.st_ino);
 	}
+	/* a listener listens; a bound datagram socket has holders */
+	int listens = r->state == INSPECT_LISTENING;
+	const char *label = listens ? r->nlisteners > 1 ? "listeners" : "listener" :
+			    r->nlisteners > 1 ? "processes" : "process";
 	if (r->nlisteners)
-		print_procs(r->nlisteners > 1 ? "listeners" : "listener",
-			    r->listeners, r->nlisteners);
+		print_procs(label, r->listeners, r->nlisteners);
 	else if (r->procs_partial)
 		printf("  %-9s not visible: run as root to see other users' "
-		       "processes\n", "listener");
+		       "processes\n", label);
 	else if (r->sock_ino && inspect_live(r))
-		printf("  %-9s no process holds it%s%s\n", "listener",
+		printf("  %-9s no process holds it%s%s\n", label,
 		       r->has_sock_uid ? "; created by user " : "",
 		       r->has_sock_uid ? user_of(r->sock_uid) : "");
 	if (r->has_queue && r->state == INSPECT_LISTENING) {
@@ -406,23 +430,39 @@ static void procs_text(const struct inspect_report *r, char *buf, size_t n)
 		snprintf(buf, n, "%s", r->procs_partial ? "?" : "-");
 }
 
-static void print_table(const struct inspect_report *r, size_t n)
+static int shown(const struct inspect_report *r, const struct args *a);
+
+/* The --all table: the rows shown() keeps (so -q leaves only what is
+ * not a live listener one may connect to), with a CONNECT column
+ * (yes/no for the -u user) when -u is given. */
+static void print_table(const struct inspect_report *r, size_t n,
+			const struct args *a)
 {
 	enum { TYPE, STATE, MODE, OWNER, PROC, QUEUE, NCOL };
 	static const char *const head[NCOL] = { "TYPE", "STATE", "MODE", "OWNER",
 						"PROCESS", "QUEUE" };
-	int w[NCOL];
+	int w[NCOL], wc = (int)strlen("CONNECT"), rows = 0;
+	int verdict = a->user_arg != NULL;
 	char cell[NCOL][512];
 
 	for (int k = 0; k < NCOL; k++)
 		w[k] = (int)strlen(head[k]);
 	for (int pass = 0; pass < 2; pass++) {
-		if (pass)
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ADDRESS\n",
+		if (pass && !rows)
+			return;
+		if (pass) {
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ",
 			       w[0], head[0], w[1], head[1], w[2], head[2],
 			       w[3], head[3], w[4], head[4], w[5], head[5]);
+			if (verdict)
+				printf("%-*s  ", wc, "CONNECT");
+			printf("ADDRESS\n");
+		}
 		for (size_t i = 0; i < n; i++) {
 			const struct inspect_report *p = &r[i];
+			if (!shown(p, a))
+				continue;
+			rows++;
 			snprintf(cell[TYPE], sizeof cell[TYPE], "%s", p->kind == ADDR_TCP ?
 				 "tcp" : inspect_type_name(p->type) ?
 				 inspect_type_name(p->type) : "?");
@@ -450,9 +490,13 @@ static void print_table(const struct inspect_report *r, size_t n)
 						w[k] = (int)strlen(cell[k]);
 				continue;
 			}
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0],
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ", w[0], cell[0],
 			       w[1], cell[1], w[2], cell[2], w[3], cell[3], w[4], cell[4],
-			       w[5], cell[5], p->kind == ADDR_UNIX ? p->path : p->address);
+			       w[5], cell[5]);
+			if (verdict)
+				printf("%s%-*s%s  ", col(p->can_connect ? GREEN : RED), wc,
+				       p->can_connect ? "yes" : "no", col(RESET));
+			printf("%s\n", p->kind == ADDR_UNIX ? p->path : p->address);
 		}
 	}
 }
@@ -614,7 +658,7 @@ static int collect(struct inspect_ctx *c, const struct args *a,
 				 c->procs_denied);
 			break;
 		}
-	if ((a->json || a->audit || !a->all) &&
+	if ((a->json || a->audit || !a->all || a->user_arg || log_level == 0) &&
 	    inspect_perms(rs->v, rs->n, a->user_arg ? &a->user : NULL) < 0)
 		log_syserr("check permissions as %s", a->user.name);
 	for (size_t i = 0; i < rs->n; i++) {
@@ -634,7 +678,7 @@ static int collect(struct inspect_ctx *c, const struct args *a,
 static void output(const struct reports *rs, const struct args *a)
 {
 	if (a->all && !a->json && !a->audit) {
-		print_table(rs->v, rs->n);
+		print_table(rs->v, rs->n, a);
 	} else if (a->json) {
 		struct json j;
 		json_init(&j, stdout, 1);

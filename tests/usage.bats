@@ -176,3 +176,81 @@ plain_man() {
 	refute_output --partial "silences both kinds"
 	assert_output --partial "is a failure, logged with or without -q"
 }
+
+@test "sockinfo: a bare name of an existing file is that path, even one that looks like a port" {
+	start_bg usock-listen -k "$T/world.sock" -- true </dev/null
+	wait_for_socket "$T/world.sock"
+	echo data >"$T/8080"
+	cd "$T"
+	run -0 sockinfo world.sock
+	assert_line --index 0 "unix:./world.sock"
+	assert_line --regexp '^  state +listening \(stream\)$'
+	run -1 sockinfo 8080
+	assert_line --index 0 "unix:./8080"
+	assert_line --regexp '^  state +not-a-socket$'
+	assert_equal "$(cat "$T/8080")" data
+	# an explicit kind keeps its meaning; a missing bare word is no path
+	run -1 sockinfo tcp:8080
+	refute_line --index 0 "unix:./8080"
+	run -2 --separate-stderr sockinfo nothing-here.sock
+	assert_regex "$stderr" "^sockinfo: address 'nothing-here.sock': not an address"
+}
+
+@test "sockinfo -a: -q keeps only what one may not connect to; -u USER adds a CONNECT column" {
+	chmod 0755 "$T" # nobody must reach the sockets
+	start_bg usock-listen -k -m 0600 "$T/closed.sock" -- true </dev/null
+	start_bg usock-listen -k -m 0666 "$T/open.sock" -- true </dev/null
+	wait_for_socket "$T/closed.sock"
+	wait_for_socket "$T/open.sock"
+	run -0 sockinfo -a
+	refute_line --partial CONNECT
+	assert_line --regexp "  $T/closed.sock$"
+	assert_line --regexp "  $T/open.sock$"
+	run -0 sockinfo -a -u nobody
+	assert_line --index 0 --regexp '^TYPE +STATE +MODE +OWNER +PROCESS +QUEUE +CONNECT +ADDRESS$'
+	assert_line --regexp " no +$T/closed.sock$"
+	assert_line --regexp " yes +$T/open.sock$"
+	# root may connect to both: -q leaves them out
+	run -0 sockinfo -a -q
+	refute_line --partial "$T/closed.sock"
+	refute_line --partial "$T/open.sock"
+	# nobody may not connect to the 0600 one: -q -u nobody keeps it alone
+	run -0 sockinfo -a -q -u nobody
+	assert_line --regexp " no +$T/closed.sock$"
+	refute_line --partial "$T/open.sock"
+}
+
+@test "sockinfo: the holder of a bound datagram socket is a process, not a listener" {
+	start_bg "$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+time.sleep(60)' "$T/d.sock"
+	wait_for_file "$T/d.sock"
+	wait_until 10 sockinfo "$T/d.sock"
+	run -0 sockinfo "$T/d.sock"
+	assert_line --regexp '^  state +bound \(dgram\)$'
+	assert_line --regexp '^  process +pid [0-9]+ python3 '
+	refute_line --regexp '^  listener'
+}
+
+@test "completion: sockinfo offers every file, as ./NAME for a bare word (bash)" {
+	[ -r /usr/share/bash-completion/bash_completion ] || fail "bash-completion is in tests/deps"
+	mkdir "$T/c" "$T/c/sub"
+	touch "$T/c/app.conf"
+	make_stale_socket "$T/c/app.sock"
+	run -0 bash -c '. /usr/share/bash-completion/bash_completion
+		. "$1/completions/bash/sockinfo"
+		cd "$2"
+		COMP_WORDS=(sockinfo ap); COMP_CWORD=1; COMP_LINE="sockinfo ap"; COMP_POINT=11
+		_sockinfo; printf "%s\n" "${COMPREPLY[@]}" | sort' bash "$ROOT" "$T/c"
+	assert_output "./app.conf
+./app.sock"
+	# usock-connect still offers only sockets
+	run -0 bash -c '. /usr/share/bash-completion/bash_completion
+		. "$1/completions/bash/usock-connect"
+		cd "$2"
+		COMP_WORDS=(usock-connect ap); COMP_CWORD=1; COMP_LINE="usock-connect ap"; COMP_POINT=16
+		_usock_connect 2>/dev/null || _usock-connect 2>/dev/null || $(complete -p usock-connect | sed "s/.*-F \([^ ]*\) .*/\1/")
+		printf "%s\n" "${COMPREPLY[@]}"' bash "$ROOT" "$T/c"
+	assert_output "./app.sock"
+}
