@@ -341,3 +341,14 @@ $P half typed"
 	run -0 screen
 	refute_output --partial 'unix:'
 }
+
+@test "Unicode format characters from the peer (U+202E, U+200B, U+2066) are escaped like control bytes" {
+	peer_start
+	term_start usock-connect "$T/s.sock"
+	screen_wait_line "$P"
+	peer_do 'send abc\xe2\x80\xaedef\xe2\x80\x8bghi\xe2\x81\xa6jkl soft\xc2\xadhyphen ok é ✓\n'
+	screen_wait_line 'abc\xe2\x80\xaedef\xe2\x80\x8bghi\xe2\x81\xa6jkl soft\xc2\xadhyphen ok é ✓'
+	run -0 tm capture-pane -p -e
+	assert_output --partial $'\e[7m\\xe2\\x80\\xae'
+	screen_wait_last "$P"
+}

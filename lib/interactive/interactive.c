@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
-#include <wctype.h>
 
 #ifdef HAVE_READLINE
 #include <readline/readline.h>
@@ -23,6 +22,7 @@
 #endif
 
 #include "interactive.h"
+#include "core/addr.h"
 #include "core/relay.h"
 
 /* The peer's unfinished last line stands in for the prompt; past this
@@ -176,7 +176,8 @@ static int esc_hl(struct buf *out, struct esc_state *st, int color, int on)
 }
 
 /* Append to OUT the terminal-safe form of P[0..N): printable ASCII as
- * it is, printable UTF-8 too when UTF8, a LF or a CR LF pair as a line
+ * it is, UTF-8 characters too when UTF8 and esc_keep() shows them as they
+ * are (not the format characters, such as U+202E), a LF or a CR LF pair as a line
  * end, "\t", "\r" and "\xHH" for every other byte.  N 0 flushes what ST
  * holds.  0, or -1 (out of memory). */
 static int esc_text(struct esc_state *st, const char *p, size_t n, int utf8,
@@ -216,21 +217,25 @@ static int esc_text(struct esc_state *st, const char *p, size_t n, int utf8,
 			continue;
 		}
 		if (c >= 0x80 && utf8) {
-			uint32_t cp = 0;
-			int len = utf8_char(q + i, in.len - i, &cp);
-			if (len == 0 && !flush) {
+			/* the one rule of what is shown as it is (core/addr.h):
+			 * C1 controls, format characters (U+200B, U+202E...),
+			 * separators and specials are escaped, every byte */
+			int keep = esc_keep((const char *)q + i, in.len - i);
+			if (keep < 0 && !flush) {
 				st->nhold = in.len - i;
 				memcpy(st->hold, q + i, st->nhold);
 				break;
 			}
-			if (len > 0 && iswprint((wint_t)cp)) {
+			if (keep > 0) {
 				r |= esc_hl(out, st, color, 0) |
-				     buf_add(out, q + i, (size_t)len);
-				i += (size_t)len;
+				     buf_add(out, q + i, (size_t)keep);
+				i += (size_t)keep;
 				continue;
 			}
+			uint32_t cp = 0;
+			int len = utf8_char(q + i, in.len - i, &cp);
 			if (len > 0)
-				k = (size_t)len;   /* a C1 control: every byte */
+				k = (size_t)len;
 		}
 		r |= esc_hl(out, st, color, 1);
 		for (size_t j = 0; j < k; j++) {
