@@ -341,3 +341,40 @@ seqpacket listening false"
 	assert_regex "$stderr" "max-conns"
 	assert_not_exists "$T/s.sock"
 }
+
+@test "on a terminal each datagram is one escaped line; on a pipe the bytes are as sent" {
+	peer_serve "$T/d.sock" "$T/got" --count 1 --answer $'\e[31mred\tline\nnext\\'
+	printf 'x\n' >"$T/in"
+	# script(1) gives usock-connect a terminal for its output
+	run -0 timeout 20 script -qec "usock-connect -t 2 unix-dgram:$T/d.sock <$T/in" /dev/null
+	assert_output --partial 'x1b[31mred\x09line\x0anext\x5cx'
+	assert_equal "${#lines[@]}" 1
+	expect_exit 0 "$PPID_" 10
+	peer_serve "$T/e.sock" "$T/got" --count 1 --answer $'\e[31m'
+	run -0 run_to "$T/out" usock-connect -t 2 unix-dgram:"$T/e.sock" <"$T/in"
+	printf '\033[31mx\n' >"$T/want"
+	assert_equal "$(sha "$T/out")" "$(sha "$T/want")"
+}
+
+@test "--linger gives a datagram exchange its answer window (exit 0); -z probes a bound socket" {
+	peer_serve "$T/d.sock" "$T/got" --count 2 --answer 'ok '
+	run -0 --separate-stderr timeout 20 usock-connect --linger 2 unix-dgram:"$T/d.sock" <<<$'a\nb'
+	assert_output $'ok a\nok b'
+	expect_exit 0 "$PPID_" 10
+	start_bg usock-listen unix-dgram:"$T/z.sock" >"$T/zout"
+	wait_bound "$T/z.sock"
+	run -0 usock-connect -z unix-dgram:"$T/z.sock"
+	make_stale_socket "$T/stale.sock"
+	run -1 usock-connect -z unix-dgram:"$T/stale.sock"
+	[ ! -s "$T/zout" ] || fail "the probe sent something: $(cat "$T/zout")"
+}
+
+@test "a COMMAND answer too long for one datagram is reported and not sent; the server goes on" {
+	start_bg usock-listen unix-dgram:"$T/d.sock" -- sh -c 'read -r l; if [ "$l" = big ]; then head -c 300000 /dev/zero; else echo "small $l"; fi' 2>"$T/err"
+	wait_bound "$T/d.sock"
+	run -0 --separate-stderr timeout 20 usock-connect -t 1 unix-dgram:"$T/d.sock" <<<'big'
+	assert_output ""
+	wait_file_line "$T/err" "answer to unix-dgram:@[0-9a-f]+: 300000 bytes are over the [0-9]+-byte limit of one datagram; not sent"
+	run -0 --separate-stderr timeout 20 usock-connect -t 2 unix-dgram:"$T/d.sock" <<<'one'
+	assert_output 'small one'
+}

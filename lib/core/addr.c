@@ -593,6 +593,25 @@ static const char *unix_prefix(int type)
 	       type == SOCK_DGRAM ? "unix-dgram:" : "unix:";
 }
 
+/* PREFIX and PATH, a UNIX path of socket type TYPE.  After
+ * unix-dgram: or unix-seqpacket: a leading '@' would read as an
+ * abstract name, so a path that starts with one has it escaped. */
+static void put_unix_path(char *buf, size_t n, int type, const char *path,
+			  size_t len)
+{
+	snprintf(buf, n, "%s", unix_prefix(type));
+	if ((type == SOCK_DGRAM || type == SOCK_SEQPACKET) && len &&
+	    path[0] == '@') {
+		size_t o = strlen(buf);
+		if (o + 4 >= n)
+			return;         /* cut before the escape, not inside it */
+		memcpy(buf + o, "\\x40", 5);
+		path++;
+		len--;
+	}
+	put_esc(buf, n, path, len);
+}
+
 /* "@" for a stream abstract name, "unix-dgram:@" or
  * "unix-seqpacket:@" for the other types, so the form parses back. */
 static const char *abstract_prefix(int type)
@@ -605,8 +624,7 @@ char *addr_format(const struct addr *a, char *buf, size_t n)
 {
 	switch (a->kind) {
 	case ADDR_UNIX:
-		snprintf(buf, n, "%s", unix_prefix(a->type));
-		put_esc(buf, n, a->path, strlen(a->path));
+		put_unix_path(buf, n, a->type, a->path, strlen(a->path));
 		break;
 	case ADDR_ABSTRACT:
 		snprintf(buf, n, "%s", abstract_prefix(a->type));
@@ -643,8 +661,8 @@ char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 			snprintf(buf, n, "%s", abstract_prefix(type));
 			put_esc(buf, n, sun->sun_path + 1, plen - 1);
 		} else {
-			snprintf(buf, n, "%s", unix_prefix(type));
-			put_esc(buf, n, sun->sun_path, strnlen(sun->sun_path, plen));
+			put_unix_path(buf, n, type, sun->sun_path,
+				      strnlen(sun->sun_path, plen));
 		}
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;

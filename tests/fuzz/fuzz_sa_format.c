@@ -49,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * to reach through its directory. */
 	const char *name = strchr(full, ':');
 	name = full[0] == '@' ? full + 1 : name ? name + 1 : full;
+	if (*name == '@' && strncmp(full, "unix:", 5))
+		name++;         /* unix-dgram:@NAME, unix-seqpacket:@NAME */
 	if (strncmp(full, "family-", 7) && *name) {
 		const char *why = NULL;
 		int r = addr_parse(&a, full, ADDR_LISTEN, &why);

@@ -71,6 +71,9 @@ int main(void)
 	ok("unix-dgram:@n", 0, "unix-dgram:@n");
 	ok("unix-seqpacket:@n", 0, "unix-seqpacket:@n");
 	ok("unix-dgram:./@n", 0, "unix-dgram:./@n");
+	/* a path that starts with '@' keeps its escape after unix-dgram: */
+	ok("unix-dgram:\\x40n", 0, "unix-dgram:\\x40n");
+	ok("unix:\\x40n", 0, "unix:@n");
 	bad("unix-dgram:@", 0, "empty abstract");
 	ok("@name", 0, "@name");
 	ok("abstract:name", 0, "@name");
