@@ -115,5 +115,9 @@ void die_listen(const struct listener *l, const char *name)
 	if (errno == EEXIST)
 		die(1, "listen %s: the path exists and is not a socket; "
 		    "refusing to replace it", name);
+	if (l->unproven)
+		die(1, "listen %s: a socket file is there and whether anything "
+		    "listens on it cannot be checked (%s); refusing to replace it",
+		    name, strerror(errno));
 	die_sys(1, "listen %s", name);
 }

@@ -129,10 +129,11 @@ static int file_live(const struct stat *st, const struct sockaddr *sa,
 }
 
 /* Make room at P: 0 once the name was free or held a stale socket, now
- * removed; -1 with errno EADDRINUSE (a live socket, *holder says who),
- * EEXIST (not a socket), EAGAIN (it changed while looked at) or what
- * the look failed with. */
-static int clear_stale(const struct place *p, pid_t *holder)
+ * removed; -1 with errno EADDRINUSE (a live socket, l->holder_pid says
+ * who), EEXIST (not a socket), EAGAIN (it changed while looked at) or
+ * what the look failed with (l->unproven set when the socket file could
+ * not be proven stale, e.g. EACCES). */
+static int clear_stale(const struct place *p, struct listener *l)
 {
 	struct stat st, now;
 	if (fstatat(p->dirfd, p->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -141,9 +142,14 @@ static int clear_stale(const struct place *p, pid_t *holder)
 		errno = EEXIST;
 		return -1;
 	}
-	int live = file_live(&st, (const struct sockaddr *)&p->sun, p->sl, holder);
-	if (live < 0)
-		return errno == ENOENT ? 0 : -1;
+	int live = file_live(&st, (const struct sockaddr *)&p->sun, p->sl,
+			     &l->holder_pid);
+	if (live < 0 && errno == ENOENT)
+		return 0;
+	if (live < 0) {
+		l->unproven = 1;
+		return -1;
+	}
 	if (live) {
 		errno = EADDRINUSE;
 		return -1;
@@ -198,7 +204,7 @@ static int close_keep_errno(int fd)
  * 0777 & ~MASK, replacing a stale socket file.  Returns the bound fd
  * (its file's identity in *st), or -1 with errno as clear_stale(). */
 static int bind_in_place(const struct place *p, int type, mode_t mask,
-			 pid_t *holder, struct stat *st)
+			 struct listener *l, struct stat *st)
 {
 	for (int tries = 0;; tries++) {
 		int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -213,7 +219,7 @@ static int bind_in_place(const struct place *p, int type, mode_t mask,
 		close_keep_errno(fd);
 		if (errno != EADDRINUSE || tries == 4)
 			return -1;
-		if (clear_stale(p, holder) < 0 && errno != EAGAIN)
+		if (clear_stale(p, l) < 0 && errno != EAGAIN)
 			return -1;
 	}
 }
@@ -236,11 +242,11 @@ static int unixfile_supported(int type)
  * MODE.  Returns the bound fd (its file's identity in *st), or -1 with
  * errno as clear_stale(). */
 static int bind_owned(const struct place *p, int type, mode_t mode,
-		      const struct listen_opts *o, pid_t *holder,
+		      const struct listen_opts *o, struct listener *l,
 		      struct stat *st)
 {
 	char proc[32];
-	int fd = bind_in_place(p, type, 0777 & ~(mode & 0700), holder, st);
+	int fd = bind_in_place(p, type, 0777 & ~(mode & 0700), l, st);
 	if (fd < 0)
 		return -1;
 	int ofd = ioctl(fd, SIOCUNIXFILE, 0);
@@ -331,7 +337,7 @@ static int stage_move(const struct place *p, const struct stage *s)
  * nor swap anything in under our chown.  Returns the listening fd (its
  * file's identity in *st), or -1 with errno as clear_stale(). */
 static int bind_staged(const struct place *p, int type, mode_t mask,
-		       const struct listen_opts *o, pid_t *holder,
+		       const struct listen_opts *o, struct listener *l,
 		       struct stat *st)
 {
 	struct stage s;
@@ -352,7 +358,7 @@ static int bind_staged(const struct place *p, int type, mode_t mask,
 	    (type != SOCK_DGRAM && listen(fd, o->backlog) < 0))
 		goto fail;
 	for (int tries = 0;; tries++) {
-		if (clear_stale(p, holder) < 0 && errno != EAGAIN)
+		if (clear_stale(p, l) < 0 && errno != EAGAIN)
 			goto fail;
 		if (stage_move(p, &s) == 0)
 			break;
@@ -397,11 +403,11 @@ static int unix_listen(struct listener *l, const struct addr *a,
 	int owned = o->uid != (uid_t)-1 || o->gid != (gid_t)-1;
 	int staged = owned && !unixfile_supported(a->type);
 	if (staged)
-		fd = bind_staged(&p, a->type, 0777 & ~mode, o, &l->holder_pid, &st);
+		fd = bind_staged(&p, a->type, 0777 & ~mode, o, l, &st);
 	else if (owned)
-		fd = bind_owned(&p, a->type, mode, o, &l->holder_pid, &st);
+		fd = bind_owned(&p, a->type, mode, o, l, &st);
 	else
-		fd = bind_in_place(&p, a->type, 0777 & ~mode, &l->holder_pid, &st);
+		fd = bind_in_place(&p, a->type, 0777 & ~mode, l, &st);
 	if (fd >= 0 && !staged && a->type != SOCK_DGRAM &&
 	    listen(fd, o->backlog) < 0) {
 		unlink_same(p.dirfd, p.base, &st);

@@ -18,6 +18,8 @@ struct listener {
 	dev_t dev;         /* UNIX path: identity of the file we created */
 	ino_t ino;
 	pid_t holder_pid;  /* after EADDRINUSE: pid of the live listener, or 0 */
+	int unproven;      /* after an error: a socket file is at the path that
+			    * could not be proven stale (errno says why) */
 };
 
 struct listen_opts {
