@@ -39,7 +39,8 @@ static const char usage_text[] =
 	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (127.0.0.1),\n"
 	"*:PORT (every interface); port 0 picks a free port (see usock(7)).\n"
 	"COMMAND gets USOCK_PEER, USOCK_LOCAL and, for UNIX peers, USOCK_PEER_PID,\n"
-	"USOCK_PEER_UID and USOCK_PEER_GID.\n"
+	"USOCK_PEER_UID and USOCK_PEER_GID; for TCP, USOCK_PEER_ADDR, USOCK_PEER_PORT,\n"
+	"USOCK_LOCAL_ADDR and USOCK_LOCAL_PORT.\n"
 	"Exit status: 0 ok, 1 failed, 2 usage; with COMMAND and without -k,\n"
 	"the status of COMMAND.\n";
 
@@ -295,6 +296,27 @@ static int serve_stdio(const struct args *a, int sigfd)
 	}
 }
 
+/* For a TCP connection on FD, its peer's (or with LOCAL its own) numeric
+ * address and port in the variables ADDR and PORT, as tcpserver's
+ * TCPREMOTEIP and ncat's NCAT_REMOTE_ADDR; else neither is set. */
+static void tcp_env_of(int fd, int local, const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[64], num[16];
+	unsigned p;
+	int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len) :
+			 getpeername(fd, (struct sockaddr *)&ss, &len);
+	if (rc == 0 && sa_host_port((struct sockaddr *)&ss, host, sizeof host, &p) == 0) {
+		snprintf(num, sizeof num, "%u", p);
+		setenv(addr, host, 1);
+		setenv(port, num, 1);
+	} else {
+		unsetenv(addr);
+		unsetenv(port);
+	}
+}
+
 /* In a child: COMMAND's environment for PEER (PID 0: no credentials). */
 static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 {
@@ -312,6 +334,8 @@ static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 						SOCK_STREAM, local, sizeof local), 1);
 	else
 		setenv("USOCK_LOCAL", local_name, 1);
+	tcp_env_of(0, 0, "USOCK_PEER_ADDR", "USOCK_PEER_PORT");
+	tcp_env_of(0, 1, "USOCK_LOCAL_ADDR", "USOCK_LOCAL_PORT");
 	if (pid > 0) {
 		snprintf(num, sizeof num, "%d", (int)pid);
 		setenv("USOCK_PEER_PID", num, 1);

@@ -682,3 +682,22 @@ char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 	}
 	return buf;
 }
+
+int sa_host_port(const struct sockaddr *sa, char *host, size_t n,
+		 unsigned *port)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		*port = ntohs(in->sin_port);
+		return inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)n) ? 0 : -1;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		*port = ntohs(in6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
+					 (socklen_t)n) ? 0 : -1;
+		return inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)n) ? 0 : -1;
+	}
+	return -1;
+}

@@ -49,6 +49,11 @@ int addr_resolve(struct addr *a, int flags, const char **why, int *usage);
 /* Canonical form of A into BUF (truncated to N); returns BUF. */
 char *addr_format(const struct addr *a, char *buf, size_t n);
 /* Canonical form of a kernel socket address; type is the socket type. */
+/* The numeric host (IPv4 dotted, IPv6 without brackets; an IPv4-mapped
+ * IPv6 address as IPv4, as sa_format() prints it) and port of a TCP
+ * address SA.  0, or -1 when SA is not AF_INET or AF_INET6. */
+int sa_host_port(const struct sockaddr *sa, char *host, size_t n,
+		 unsigned *port);
 char *sa_format(const struct sockaddr *sa, socklen_t len, int type,
 		char *buf, size_t n);
 /* Room for any canonical address: a prefix and a 4095-byte path with
