@@ -34,8 +34,8 @@ static const char usage_text[] =
 	"  -i, --interactive       line editing and history (default on a terminal)\n"
 	"      --no-interactive    never use line editing\n"
 	"      --prompt STRING     interactive prompt (default: 'ADDRESS> ')\n"
-	"      --history FILE      history file (default:\n"
-	"                          $XDG_STATE_HOME/usock/history)\n"
+	"      --history FILE      history file (default: one per ADDRESS in\n"
+	"                          $XDG_STATE_HOME/usock/history.d)\n"
 	"      --no-history        keep no history file\n"
 	"      --crlf              end the lines typed with CR LF\n"
 	"      --raw               show the peer's bytes as they are, unescaped\n"
@@ -285,7 +285,7 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	if (!a->no_history) {
 		if (a->history)
 			hist = a->history;
-		else if (interactive_history_default(path, sizeof path) == 0)
+		else if (interactive_history_default(path, sizeof path, name) == 0)
 			hist = path;
 		else if (path[0])
 			log_warn("history directory %s: %s; lines are not saved",

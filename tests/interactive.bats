@@ -59,7 +59,7 @@ $P half typed"
 	wait_log 'half typed done\n'
 }
 
-@test "history: saved in ~/.local/state/usock/history (0600), recalled with Up after a restart" {
+@test "history: saved in ~/.local/state/usock/history.d/ADDRESS (0600), recalled with Up after a restart" {
 	peer_start --count 2
 	term_start usock-connect "$T/s.sock"
 	screen_wait_line "$P"
@@ -69,11 +69,11 @@ $P half typed"
 		term_keys Enter
 	done
 	wait_log 'first cmd\nsecond cmd\n\nsecond cmd\n secret\n'
-	local h="$T/home/.local/state/usock/history"
+	local h="$T/home/.local/state/usock/history.d/unix:${T//\//%2F}%2Fs.sock"
 	# blank, repeated and space-led lines are not kept
 	assert_equal "$(cat "$h")" "$(printf 'first cmd\nsecond cmd')"
 	assert_equal "$(stat -c %a "$h")" 600
-	assert_equal "$(stat -c %a "$T/home/.local" "$T/home/.local/state" "$T/home/.local/state/usock" | sort -u)" 700
+	assert_equal "$(stat -c %a "$T/home/.local" "$T/home/.local/state" "$T/home/.local/state/usock" "$T/home/.local/state/usock/history.d" | sort -u)" 700
 	term_keys C-d
 	term_exit 0
 
@@ -96,8 +96,10 @@ $P half typed"
 	term_type 'xdg line'
 	term_keys Enter C-d
 	term_exit 0
-	assert_equal "$(cat "$T/state/usock/history")" 'xdg line'
+	HIST=$T/state/usock/history.d/unix:${T//\//%2F}%2Fs.sock
+	assert_equal "$(cat "$HIST")" 'xdg line'
 	assert_equal "$(stat -c %a "$T/state/usock")" 700
+	assert_equal "$(stat -c %a "$T/state/usock/history.d")" 700
 	assert_not_exists "$T/home/.local"
 
 	seq -f 'old %g' 1 1200 >"$T/own"
@@ -118,7 +120,7 @@ $P half typed"
 	term_type 'not kept'
 	term_keys Enter C-d
 	term_exit 0
-	assert_equal "$(cat "$T/state/usock/history")" 'xdg line'
+	assert_equal "$(cat "$HIST")" 'xdg line'
 	wait_log 'xdg line\nown line\nnot kept\n'
 }
 
@@ -351,4 +353,37 @@ $P half typed"
 	run -0 tm capture-pane -p -e
 	assert_output --partial $'\e[7m\\xe2\\x80\\xae'
 	screen_wait_last "$P"
+}
+
+@test "history: one file per endpoint; another endpoint does not bring the lines back" {
+	peer_start --count 2
+	start_bg usock-listen -k "$T/other.sock" -- cat </dev/null
+	wait_for_socket "$T/other.sock"
+	term_start XDG_STATE_HOME="$T/state" usock-connect "$T/s.sock"
+	screen_wait_line "$P"
+	term_type 'SET key value'
+	term_keys Enter C-d
+	term_exit 0
+	# the other endpoint: Up recalls nothing, so the typed z stands alone
+	term_start XDG_STATE_HOME="$T/state" usock-connect "$T/other.sock"
+	screen_wait_line "unix:$T/other.sock>"
+	term_keys Up
+	term_type 'z'
+	screen_wait_line "unix:$T/other.sock> z"
+	term_keys C-u
+	term_type 'EHLO me'
+	term_keys Enter
+	screen_wait_line 'EHLO me'
+	term_keys C-d
+	term_exit 0
+	run -0 ls "$T/state/usock/history.d"
+	assert_equal "${#lines[@]}" 2
+	assert_equal "$(cat "$T/state/usock/history.d/unix:${T//\//%2F}%2Fother.sock")" 'EHLO me'
+	# back to the first: its own line comes back
+	term_start XDG_STATE_HOME="$T/state" usock-connect "$T/s.sock"
+	screen_wait_line "$P"
+	term_keys Up
+	screen_wait_line "$P SET key value"
+	term_keys C-u C-d
+	term_exit 0
 }

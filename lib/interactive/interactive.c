@@ -49,8 +49,38 @@ static int mkdir_p(char *path, mode_t mode)
 	}
 }
 
-int interactive_history_default(char *buf, size_t n)
+/* ENDPOINT as a file name (see interactive_history_default()) into OUT,
+ * which has room for 240 bytes. */
+static void history_name(const char *endpoint, char *out)
 {
+	static const char keep[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789._,:@+=-";
+	size_t len = 0;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a, 64 bits */
+	int cut = 0;
+
+	for (const unsigned char *p = (const unsigned char *)endpoint; *p; p++) {
+		h = (h ^ *p) * 1099511628211ULL;
+		if (len > 200 - 3) {
+			cut = 1;
+			continue;
+		}
+		if (*p && strchr(keep, *p))
+			out[len++] = (char)*p;
+		else
+			len += (size_t)snprintf(out + len, 4, "%%%02X", *p);
+	}
+	if (!len || (len == 1 && out[0] == '.') ||
+	    (len == 2 && out[0] == '.' && out[1] == '.'))
+		len += (size_t)snprintf(out + len, 4, "%%%02X", 0);
+	if (cut)
+		len += (size_t)snprintf(out + len, 20, "~%016llx", (unsigned long long)h);
+	out[len] = 0;
+}
+
+int interactive_history_default(char *buf, size_t n, const char *endpoint)
+{
+	char name[240];
 	const char *state = getenv("XDG_STATE_HOME");
 	int len;
 
@@ -70,13 +100,15 @@ int interactive_history_default(char *buf, size_t n)
 		}
 		len = snprintf(buf, n, "%s/.local/state/usock", home);
 	}
-	if (len < 0 || (size_t)len + sizeof "/history" > n) {
+	history_name(endpoint, name);
+	if (len < 0 || (size_t)len + sizeof "/history.d/" + strlen(name) > n) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	memcpy(buf + len, "/history.d", sizeof "/history.d"); /* fits: checked */
 	if (mkdir_p(buf, 0700) < 0)
 		return -1;      /* BUF names the directory */
-	memcpy(buf + len, "/history", sizeof "/history"); /* fits: checked */
+	snprintf(buf + len, n - (size_t)len, "/history.d/%s", name);
 	return 0;
 }
 

@@ -44,11 +44,15 @@ struct interactive {
 /* 1 if this build has line editing (readline), else 0. */
 int interactive_available(void);
 
-/* The default history file, $XDG_STATE_HOME/usock/history or
- * $HOME/.local/state/usock/history, into BUF; missing directories are
+/* The default history file of ENDPOINT (its canonical address), one
+ * file per endpoint so that one protocol's lines do not come back when
+ * talking another: $XDG_STATE_HOME/usock/history.d/NAME (or under
+ * $HOME/.local/state), NAME being ENDPOINT with every byte outside
+ * [A-Za-z0-9._,:@+=-] written %XX, cut to 200 bytes and followed by a
+ * hash of the whole when longer.  Into BUF; missing directories are
  * created with mode 0700.  0, or -1 with errno and in BUF the directory
  * that could not be made ("" without a home directory). */
-int interactive_history_default(char *buf, size_t n);
+int interactive_history_default(char *buf, size_t n, const char *endpoint);
 
 /* Load the history in PATH (created with mode 0600 if missing, cut to
  * its last INTERACTIVE_HISTORY_MAX lines) and append each new line to
