@@ -254,3 +254,27 @@ time.sleep(60)' "$T/d.sock"
 		printf "%s\n" "${COMPREPLY[@]}"' bash "$ROOT" "$T/c"
 	assert_output "./app.sock"
 }
+
+@test "a bare port and localhost try ::1 and then 127.0.0.1, whatever /etc/hosts lists" {
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null ||
+		fail "this host has no IPv6 loopback address"
+	local port
+	port=$(free_port)
+	start_bg "$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::1", int(sys.argv[1])))
+s.listen()
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$port" "$T/ready"
+	wait_for_file "$T/ready"
+	run -0 timeout 20 usock-connect -z "$port"
+	run -0 timeout 20 usock-connect -z "localhost:$port"
+	run -0 timeout 20 usock-connect -z "tcp6:LOCALHOST:$port"
+	run -1 --separate-stderr timeout 20 usock-connect -z "tcp4:localhost:$port"
+	assert_stderr_line 'Connection refused'
+	# and a server on 127.0.0.1 only is reached as well
+	start_server 127.0.0.1:0 --mode pong --port-file "$T/p4"
+	run -0 timeout 20 usock-connect "$(cat "$T/p4")" <<<PING
+	assert_output PONG
+}

@@ -406,8 +406,25 @@ int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
 		} else if (!*host) {
 			host = a->family == AF_INET6 ? "::1" : "127.0.0.1";
 		}
-	} else if (!*host) {
-		host = "localhost";
+	} else if (!*host || !strcasecmp(host, "localhost")) {
+		/* A bare port, or localhost, connects to the loopback
+		 * addresses themselves, ::1 then 127.0.0.1 (RFC 6761: localhost
+		 * is loopback), not to what /etc/hosts says: many hosts list
+		 * only 127.0.0.1, and a server on ::1 would never be tried. */
+		static const char *const loop[] = { "::1", "127.0.0.1" };
+		hints.ai_flags |= AI_NUMERICHOST;
+		for (int i = 0; i < 2 && a->nsa < 8; i++) {
+			if (getaddrinfo(loop[i], a->port, &hints, &res))
+				continue; /* the other family only (tcp4:, tcp6:) */
+			memcpy(&a->sa[a->nsa], res->ai_addr, res->ai_addrlen);
+			a->salen[a->nsa++] = res->ai_addrlen;
+			freeaddrinfo(res);
+		}
+		if (a->nsa)
+			return 0;
+		*why = "host has no usable address";
+		*usage = 1;
+		return -1;
 	}
 	int r = getaddrinfo(host, a->port, &hints, &res);
 	if (r) {
