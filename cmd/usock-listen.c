@@ -198,7 +198,9 @@ static int take(char *peer, size_t n, pid_t *pid, uid_t *uid, gid_t *gid)
 		}
 		return -1;
 	}
-	sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, n);
+	/* a seqpacket peer prints as one (unix-seqpacket:...) */
+	sa_format((struct sockaddr *)&ss, len,
+		  ss.ss_family == AF_UNIX ? lst.addr.type : SOCK_STREAM, peer, n);
 	*pid = 0;
 	if (ss.ss_family == AF_UNIX && sock_peercred(fd, pid, uid, gid) == 0)
 		log_verbose("connection from %s (pid %d, uid %u)", peer, (int)*pid,
