@@ -371,9 +371,14 @@ mode_ok() {
 	mkdir "$T/run"
 	stress_serve "$T/run/app.sock" echo
 	chmod 0666 "$T/run/app.sock"
+	# inside the test's own 0700 directory nobody else can reach it
+	run -0 sockinfo --audit "$T/run"
+	assert_output ""
+	# a directory everyone may search: now any local user may connect
+	chmod 0755 "$T"
 	run -1 sockinfo --audit "$T/run"
-	assert_line --regexp '^  audit +world-writable socket \(mode 0666\)'
-	assert_line --regexp 'the listener runs as root and others may write the socket'
+	assert_line --regexp '^  audit +world-writable socket \(mode 0666\): any local user may connect'
+	assert_line --regexp 'the listener runs as root and any local user may connect'
 	run -1 sockinfo --audit --json "$T/run"
 	assert_equal "$(jq -r '.[0].audit | length' <<<"$output")" 2
 	chmod 0600 "$T/run/app.sock"
