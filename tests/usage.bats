@@ -278,3 +278,14 @@ time.sleep(60)' "$port" "$T/ready"
 	run -0 timeout 20 usock-connect "$(cat "$T/p4")" <<<PING
 	assert_output PONG
 }
+
+@test "completion: zsh offers sockinfo every file, inserting ./ before a bare name" {
+	mkdir "$T/c" "$T/z"
+	touch "$T/c/app.conf"
+	make_stale_socket "$T/c/app.sock"
+	run -0 timeout 30 zsh -f "$TESTS_DIR/lib/zsh_complete.zsh" "$ROOT/completions/zsh" "$T/z" "$T/c" "sockinfo app.c"
+	assert_output "[sockinfo ./app.conf ]"
+	rm "$T/z/line"
+	run -0 timeout 30 zsh -f "$TESTS_DIR/lib/zsh_complete.zsh" "$ROOT/completions/zsh" "$T/z" "$T/c" "usock-bench app.s"
+	assert_output "[usock-bench ./app.sock ]"
+}
