@@ -151,14 +151,15 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7/
-	install -m 0644 $(TOOLS:%=completions/bash/%) $(DESTDIR)$(BASHCOMPDIR)/
-	install -m 0644 $(TOOLS:%=completions/zsh/_%) $(DESTDIR)$(ZSHCOMPDIR)/
+	install -m 0644 $(TOOLS:%=completions/bash/%) completions/bash/_usock $(DESTDIR)$(BASHCOMPDIR)/
+	install -m 0644 $(TOOLS:%=completions/zsh/_%) completions/zsh/_usock_address $(DESTDIR)$(ZSHCOMPDIR)/
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
-	rm -f $(TOOLS:%=$(DESTDIR)$(BASHCOMPDIR)/%) $(TOOLS:%=$(DESTDIR)$(ZSHCOMPDIR)/_%)
+	rm -f $(TOOLS:%=$(DESTDIR)$(BASHCOMPDIR)/%) $(DESTDIR)$(BASHCOMPDIR)/_usock
+	rm -f $(TOOLS:%=$(DESTDIR)$(ZSHCOMPDIR)/_%) $(DESTDIR)$(ZSHCOMPDIR)/_usock_address
 
 clean:
 	rm -rf build

@@ -66,15 +66,24 @@ make_install() {
 		assert_exists "$T/p/share/zsh/site-functions/_$tool"
 	done
 	assert_exists "$T/p/share/man/man7/usock.7"
+	# the address completers the tools' files share, beside them
+	assert_exists "$T/p/share/bash-completion/completions/_usock"
+	assert_exists "$T/p/share/zsh/site-functions/_usock_address"
 	# bash-completion's own loader, told about this prefix, finds them
 	[ -r /usr/share/bash-completion/bash_completion ] || fail "bash-completion is in tests/deps"
 	run -0 env XDG_DATA_DIRS="$T/p/share" bash -c \
 		'. /usr/share/bash-completion/bash_completion; __load_completion usock-connect && complete -p usock-connect'
 	assert_output --regexp '^complete .* usock-connect$'
+	run -0 env XDG_DATA_DIRS="$T/p/share" bash -c \
+		'. /usr/share/bash-completion/bash_completion; __load_completion tcp2unix && declare -F _usock_addresses _usock_rejoin_at'
+	assert_output $'_usock_addresses\n_usock_rejoin_at'
 	# zsh with the prefix on fpath autoloads the same function names
 	run -0 zsh -fc 'fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -d "$2"; print -r -- ${_comps[sockinfo]}' \
 		zsh "$T/p/share/zsh/site-functions" "$T/zcompdump"
 	assert_output _sockinfo
+	run -0 zsh -fc 'fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -d "$2"; autoload +X _usock_address && print -r -- ${functions[_usock_address]}' \
+		zsh "$T/p/share/zsh/site-functions" "$T/zcompdump"
+	assert_output --partial 'unix-seqpacket:'
 }
 
 @test "make install DESTDIR: no bash-completion needed, paths follow PREFIX" {
