@@ -75,6 +75,7 @@ struct args {
 	int activated;              /* LISTEN_FDS sockets to serve */
 	int print_address;
 	int ready_fd;               /* --ready-fd, or -1 */
+	int dynamic;                /* the target's host is a name */
 	struct cidr allow[MAX_ALLOW];
 	struct bridge b;
 };
@@ -180,7 +181,12 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		    "in the socket unit");
 	}
 	a->target_arg = argv[optind];
-	opt_addr(&a->b.target, a->target_arg, 0);
+	if (addr_parse(&a->b.target, a->target_arg, 0, &why) < 0)
+		die(EXIT_USAGE, "address '%s': %s", a->target_arg, why);
+	/* a host name is looked up per connection, not once here */
+	a->dynamic = resolve_is_name(&a->b.target);
+	if (!a->dynamic)
+		opt_addr(&a->b.target, a->target_arg, 0);
 	if (a->b.target.type != SOCK_STREAM)
 		die_not_stream(a->target_arg, &a->b.target);
 	/* UNIX targets are connected by a prepared address */
@@ -350,12 +356,21 @@ int main(int argc, char **argv)
 		 addr_format(&a.b.target, name, sizeof name));
 	if (notify.fd >= 0)
 		a.b.on_event = on_event;
+	static struct resolver res;
+	if (a.dynamic) {
+		if (resolve_start(&res, &a.b.target) < 0)
+			die_sys(1, "resolver thread");
+		a.b.resolver = &res;
+		const char *why;
+		resolve_update(&res, &a.b.target, now_ms(), &why); /* look up now */
+	}
 	cli_ready(&a.ready_fd, &notify, lines, status);
 	log_verbose("forwarding to %s, at most %lu connection%s",
 		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns,
 		    num_s(a.b.max_conns));
 	if (bridge_run(&a.b) < 0)
 		die_sys(1, "event loop");
+	resolve_stop(&res);
 	log_verbose("stopped: %llu connection%s served",
 		    (unsigned long long)a.b.st.accepted,
 		    num_s(a.b.st.accepted));

@@ -329,6 +329,23 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
  * the target answered, else wait for it, else handle the failure. */
 static void target_connect(struct engine *e, struct conn *c, int64_t now)
 {
+	struct bridge *b = e->b;
+	if (b->resolver && c->ai == 0) {
+		static char how[200];
+		const char *why = NULL;
+		int ok = resolve_update(b->resolver, &b->target, now, &why);
+		if (ok == 0) {          /* the first lookup is under way */
+			connect_failed(e, c, EAGAIN, now);
+			return;
+		}
+		if (ok < 0) {
+			b->st.failed++;
+			snprintf(how, sizeof how, "target name does not resolve: %s",
+				 why);
+			conn_close(e, c, how, 0);
+			return;
+		}
+	}
 	int r = target_start(e, c);
 	if (r < 0)
 		connect_failed(e, c, errno, now);
@@ -540,7 +557,10 @@ static int64_t timers(struct engine *e, int64_t now)
 		list_insert_by_start(&e->connecting, c);
 		if (now - c->start >= b->connect_ms) {
 			b->st.failed++;
-			conn_close(e, c, "target busy", EAGAIN);
+			if (b->resolver && !b->target.nsa)
+				conn_close(e, c, "target name lookup timed out", 0);
+			else
+				conn_close(e, c, "target busy", EAGAIN);
 		} else {
 			target_connect(e, c, now);
 		}

@@ -8,6 +8,7 @@
 
 #include "core/addr.h"
 #include "core/relay.h"
+#include "core/resolve.h"
 #include "core/sock.h"
 #include "core/sys.h"
 
@@ -43,6 +44,8 @@ struct bridge {
 	int64_t connect_ms;
 	int64_t drain_ms;
 	int proxy;                 /* 0, 1 or 2 */
+	struct resolver *resolver; /* target's host is a name, looked up
+	                              again per connection; or NULL */
 	int64_t exit_idle_ms;      /* stop after this long with no
 	                              connection (and none queued); 0: never */
 	void (*on_event)(void *ctx, const struct bridge *b,
