@@ -261,6 +261,10 @@ static int step_copy(struct pump *p)
 			p->mode = PUMP_SPLICE_PIPE;
 			return step_splice_pipe(p);
 		}
+		/* a short read emptied IN: reading again would only fetch
+		 * EAGAIN; readiness is level-triggered, so wait for it */
+		if ((size_t)n < sizeof scratch)
+			return PUMP_WANT_READ;
 	}
 	return PUMP_WANT_READ;
 }
