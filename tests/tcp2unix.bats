@@ -436,7 +436,7 @@ connect_timeout() {
 	expect_exit 0 "$BPID" 20
 	assert_equal "$(sha "$T/out")" "$(sha "$T/answer")"
 	assert_equal "$(cat "$T/request.sha")" "$(sha "$T/request") 1048576"
-	wait_file_line "$BERR" '^tcp2unix: stopping: 1 connections to drain'
+	wait_file_line "$BERR" '^tcp2unix: stopping: 1 connection to drain'
 	wait_file_line "$BERR" ': closed; 1048576 bytes up, 20971520 down, '
 }
 
