@@ -311,14 +311,7 @@ int main(int argc, char **argv)
 		a.b.max_conns = nofile > 256 ? (unsigned long)(nofile - 64) / 2 :
 				nofile > 24 ? (unsigned long)(nofile - 16) / 3 : 1;
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	a.b.sigfd = sig_fd(&set);
-	if (a.b.sigfd < 0)
-		die_sys(1, "signalfd");
+	a.b.sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, SIGUSR1, 0 });
 
 	if (a.activated) {
 		for (int i = 0; i < a.activated; i++) {

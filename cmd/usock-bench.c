@@ -329,13 +329,7 @@ static void listen_all(struct args *a)
 static int serve_here(const struct args *a, int n)
 {
 	int fds[2];
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	int sigfd = sig_fd(&set);
-	if (sigfd < 0)
-		die_sys(1, "signalfd");
+	int sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, 0 });
 	for (int i = 0; i < n; i++)
 		fds[i] = lst[i].fd;
 	log_verbose("serving %s", serve_kind_name(a->serve));

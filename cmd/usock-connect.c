@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "interactive/interactive.h"
@@ -301,15 +300,7 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	snprintf(prompt, sizeof prompt, "%s> ", name);
 
 	/* resizes and Ctrl-Z come through the signalfd too */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGWINCH);
-	sigaddset(&set, SIGTSTP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-	    signalfd(sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
-		die_sys(1, "signalfd");
+	cli_signals(sigfd, (const int[]){ SIGINT, SIGTERM, SIGWINCH, SIGTSTP, 0 });
 
 	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
 	struct interactive s = {
@@ -430,13 +421,7 @@ int main(int argc, char **argv)
 	parse_argv(argc, argv, &a);
 	addr_format(&a.addr, name, sizeof name);
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	int sigfd = sig_fd(&set);
-	if (sigfd < 0)
-		die_sys(1, "signalfd");
+	int sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, 0 });
 
 	int fd = open_connection(&a, name, sigfd);
 	log_verbose("connected to %s", name);

@@ -649,14 +649,7 @@ int main(int argc, char **argv)
 		die(1, "COMMAND %s: %s", a.cmd[0], why);
 	cli_notify_open(&notify);
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGCHLD);
-	int sigfd = sig_fd(&set);
-	if (sigfd < 0)
-		die_sys(1, "signalfd");
+	int sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, SIGCHLD, 0 });
 
 	if (sock_listen(&lst, &a.addr, &a.lo) < 0)
 		die_listen(&lst, name);

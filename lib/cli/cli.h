@@ -32,6 +32,8 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_syserr, then exit(code) */
 _Noreturn void die_sys(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* sig_fd_of(), or exit 1 with "PROG: signalfd: why". */
+int cli_signals(int fd, const int *signos);
 /* Report a failed sock_listen() of NAME (who holds a live socket, what
  * is in the way) and exit 1. */
 _Noreturn void die_listen(const struct listener *l, const char *name);

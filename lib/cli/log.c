@@ -121,3 +121,11 @@ void die_listen(const struct listener *l, const char *name)
 		    name, strerror(errno));
 	die_sys(1, "listen %s", name);
 }
+
+int cli_signals(int fd, const int *signos)
+{
+	int sfd = sig_fd_of(fd, signos);
+	if (sfd < 0)
+		die_sys(1, "signalfd");
+	return sfd;
+}

@@ -4,12 +4,17 @@
 #include <unistd.h>
 
 
-int sig_fd(const sigset_t *set)
+int sig_fd_of(int fd, const int *signos)
 {
+	sigset_t set;
+	sigemptyset(&set);
+	for (; *signos; signos++)
+		if (sigaddset(&set, *signos) < 0)
+			return -1;
 	signal(SIGPIPE, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
-	return signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return signalfd(fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 int sig_read(int fd)

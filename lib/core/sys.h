@@ -12,9 +12,12 @@ enum fd_kind { FD_OTHER, FD_PIPE, FD_SOCKET, FD_TTY, FD_FILE };
 
 /* ---- sig.c: signals as events ---- */
 
-/* Ignore SIGPIPE; block the signals in SET and return a signalfd for
- * them (CLOEXEC, non-blocking), or -1. */
-int sig_fd(const sigset_t *set);
+/* Ignore SIGPIPE; block the signals in SIGNOS (a list ended by 0) and
+ * return a signalfd for them (CLOEXEC, non-blocking).  With FD >= 0 that
+ * signalfd is changed to deliver the new set instead and FD is returned.
+ * Returns -1 with errno set: EINVAL (a bad signal number, or FD is not a
+ * signalfd), EMFILE, ENFILE, ENOMEM (signalfd(2)). */
+int sig_fd_of(int fd, const int *signos);
 /* Read one signal from FD: its number, or 0. */
 int sig_read(int fd);
 /* In a child before exec: default SIGPIPE, empty signal mask. */
