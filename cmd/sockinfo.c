@@ -115,7 +115,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	const char *why;
 	if (a->user_arg && perm_user_lookup(&a->user, a->user_arg, &why) < 0)
 		die(errno == ENOMEM ? 1 : EXIT_USAGE, "--user: %s: %s", why,
-		    errno == ESRCH ? strchr(a->user_arg, ':') + 1 : a->user_arg);
+		    log_esc(errno == ESRCH ? strchr(a->user_arg, ':') + 1 : a->user_arg));
 	const char *nc = getenv("NO_COLOR");
 	a->color = isatty(1) && !(nc && *nc);
 }
@@ -229,7 +229,7 @@ static void scan_unreadable(const struct inspect_ctx *c, const char *top,
 		char abs[PATH_MAX], **names;
 		incomplete = 1;
 		log_err("%s: cannot read the directory: %s; socket files in it "
-			"are not reported%s", sc->bad[i], strerror(sc->bad_errno[i]),
+			"are not reported%s", log_esc(sc->bad[i]), strerror(sc->bad_errno[i]),
 			c->have_ux ? " (except sockets bound there, from the "
 			"kernel's table)" : "");
 		size_t k = realpath(sc->bad[i], abs) ?
@@ -250,7 +250,7 @@ static void scan_unreadable(const struct inspect_ctx *c, const char *top,
 	free(sc->bad);
 	free(sc->bad_errno);
 	if (!sc->n && !sc->nbad)
-		log_warn("%s: no socket files below it", top);
+		log_warn("%s: no socket files below it", log_esc(top));
 }
 
 /* Add the reports for one ADDRESS; returns how many. */
@@ -262,18 +262,19 @@ static size_t gather(struct inspect_ctx *c, const char *arg, struct reports *rs)
 	struct stat st;
 
 	if (addr_parse(&a, arg, ADDR_LISTEN, &why) < 0)
-		die(EXIT_USAGE, "address '%s': %s", arg, why);
+		die(EXIT_USAGE, "address '%s': %s", log_esc(arg), why);
 	if (a.kind == ADDR_ABSTRACT) {
-		inspect_abstract(c, a.path, new_report(rs));
+		inspect_abstract(c, log_esc_n(a.path, a.pathlen), new_report(rs));
 		return 1;
 	}
 	if (a.kind == ADDR_TCP) {
 		struct inspect_report *v;
 		int any = !a.host[0];
 		if (!strcmp(a.port, "0"))
-			die(EXIT_USAGE, "address '%s': port 0 is only for listening", arg);
+			die(EXIT_USAGE, "address '%s': port 0 is only for listening",
+			    log_esc(arg));
 		if (!any && addr_resolve(&a, 0, &why, &usage) < 0)
-			die(usage ? EXIT_USAGE : 1, "address '%s': %s", arg, why);
+			die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(arg), why);
 		long n = inspect_tcp(c, &a, any, &v);
 		append(rs, v, n);
 		return (size_t)n;
@@ -344,6 +345,26 @@ static const char *state_color(const struct inspect_report *r)
 	       YELLOW : RED;
 }
 
+/* ---- names: every output, the table, the blocks and the JSON, shows
+ * what comes from outside (paths, process, user and group names, reasons
+ * that quote them) through the one escaping rule of usock(7); a JSON
+ * string holds that same text. ---- */
+
+#define E(s) log_esc(s)
+
+/* R's address in canonical form: a UNIX path escaped; an abstract name
+ * is kept escaped from the start (it may hold NUL bytes); a TCP address
+ * is printed by addr_format/sa_format. */
+static const char *address_of(const struct inspect_report *r)
+{
+	static char buf[ADDR_STRLEN];
+	if (r->kind == ADDR_UNIX && r->path) {
+		snprintf(buf, sizeof buf, "unix:%s", E(r->path));
+		return buf;
+	}
+	return r->address;
+}
+
 /* ---- human output ---- */
 
 static void print_procs(const char *label, const struct inspect_proc *p,
@@ -351,7 +372,7 @@ static void print_procs(const char *label, const struct inspect_proc *p,
 {
 	for (size_t i = 0; i < n; i++)
 		printf("  %-9s pid %d %s (user %s)\n", i ? "" : label,
-		       (int)p[i].pid, p[i].comm, user_of(p[i].uid));
+		       (int)p[i].pid, E(p[i].comm), E(user_of(p[i].uid)));
 }
 
 static void print_block(const struct inspect_report *r)
@@ -359,19 +380,20 @@ static void print_block(const struct inspect_report *r)
 	char buf[64];
 	const char *type = inspect_type_name(r->type);
 
-	printf("%s%s%s\n", col(BOLD), r->address, col(RESET));
+	printf("%s%s%s\n", col(BOLD), address_of(r), col(RESET));
 	printf("  %-9s %s%s%s", "state", col(state_color(r)),
 	       inspect_state_name(r->state), col(RESET));
 	if (type)
 		printf(" (%s)", type);
 	printf("\n");
 	if (r->note && (!r->reason || !strstr(r->reason, r->note)))
-		printf("  %-9s %s\n", "note", r->note);
+		printf("  %-9s %s\n", "note", E(r->note));
 	if (r->has_stat) {
 		printf("  %-9s %s%s  owner %s  group %s%s\n", "file",
 		       mode_text(r->st.st_mode, buf, sizeof buf),
-		       r->has_acl ? "+acl" : "", perm_id_name(r->st.st_uid, 0),
-		       perm_id_name(r->st.st_gid, 1), r->is_link ? "  (via a symbolic link)" : "");
+		       r->has_acl ? "+acl" : "", E(perm_id_name(r->st.st_uid, 0)),
+		       E(perm_id_name(r->st.st_gid, 1)),
+		       r->is_link ? "  (via a symbolic link)" : "");
 		if (log_level > 1)
 			printf("  %-9s device %u:%u, inode %llu\n", "",
 			       major(r->st.st_dev), minor(r->st.st_dev),
@@ -389,7 +411,7 @@ static void print_block(const struct inspect_report *r)
 	else if (r->sock_ino && inspect_live(r))
 		printf("  %-9s no process holds it%s%s\n", label,
 		       r->has_sock_uid ? "; created by user " : "",
-		       r->has_sock_uid ? user_of(r->sock_uid) : "");
+		       r->has_sock_uid ? E(user_of(r->sock_uid)) : "");
 	if (r->has_queue && r->state == INSPECT_LISTENING) {
 		printf("  %-9s %u waiting to be accepted (backlog %u)", "queue",
 		       r->queue, r->backlog);
@@ -406,16 +428,16 @@ static void print_block(const struct inspect_report *r)
 	}
 	printf("  %-9s %s%s%s: %s\n", "connect",
 	       col(r->can_connect ? GREEN : RED), r->can_connect ? "yes" : "no",
-	       col(RESET), r->reason ? r->reason : "");
+	       col(RESET), r->reason ? E(r->reason) : "");
 	if (r->probed)
 		printf("  %-9s %s%s%s\n", "probe", col(r->probe_ok ? GREEN : RED),
-		       r->probe ? r->probe : "", col(RESET));
+		       r->probe ? E(r->probe) : "", col(RESET));
 	for (int i = 0; i < r->nfindings; i++)
-		printf("  %-9s %s%s%s\n", i ? "" : "audit", col(RED), r->findings[i],
+		printf("  %-9s %s%s%s\n", i ? "" : "audit", col(RED), E(r->findings[i]),
 		       col(RESET));
 	if (r->audit_error)
 		printf("  %-9s %scannot audit: %s%s\n", r->nfindings ? "" : "audit",
-		       col(YELLOW), r->audit_error, col(RESET));
+		       col(YELLOW), E(r->audit_error), col(RESET));
 }
 
 /* The PROCESS column of the table. */
@@ -425,7 +447,7 @@ static void procs_text(const struct inspect_report *r, char *buf, size_t n)
 	buf[0] = 0;
 	for (size_t i = 0; i < r->nlisteners && l < n; i++)
 		l += (size_t)snprintf(buf + l, n - l, "%s%d/%s", i ? "," : "",
-				      (int)r->listeners[i].pid, r->listeners[i].comm);
+				      (int)r->listeners[i].pid, E(r->listeners[i].comm));
 	if (!l)
 		snprintf(buf, n, "%s", r->procs_partial ? "?" : "-");
 }
@@ -474,10 +496,11 @@ static void print_table(const struct inspect_report *r, size_t n,
 				snprintf(cell[MODE], sizeof cell[MODE], "-");
 			if (p->has_stat)
 				snprintf(cell[OWNER], sizeof cell[OWNER], "%s:%s",
-					 perm_id_name(p->st.st_uid, 0), perm_id_name(p->st.st_gid, 1));
+					 E(perm_id_name(p->st.st_uid, 0)),
+					 E(perm_id_name(p->st.st_gid, 1)));
 			else
 				snprintf(cell[OWNER], sizeof cell[OWNER], "%s",
-					 p->has_sock_uid ? user_of(p->sock_uid) : "-");
+					 p->has_sock_uid ? E(user_of(p->sock_uid)) : "-");
 			procs_text(p, cell[PROC], sizeof cell[PROC]);
 			if (p->has_queue)
 				snprintf(cell[QUEUE], sizeof cell[QUEUE], "%u/%u",
@@ -496,7 +519,8 @@ static void print_table(const struct inspect_report *r, size_t n,
 			if (verdict)
 				printf("%s%-*s%s  ", col(p->can_connect ? GREEN : RED), wc,
 				       p->can_connect ? "yes" : "no", col(RESET));
-			printf("%s\n", p->kind == ADDR_UNIX ? p->path : p->address);
+			printf("%s\n", p->kind == ADDR_UNIX && p->path ?
+			       E(p->path) : address_of(p));
 		}
 	}
 }
@@ -513,9 +537,9 @@ static void json_procs(struct json *j, const char *key,
 		json_key(j, "pid");
 		json_int(j, p[i].pid);
 		json_key(j, "command");
-		json_str(j, p[i].comm);
+		json_str(j, E(p[i].comm));
 		json_key(j, "user");
-		json_str(j, p[i].uid == (uid_t)-1 ? NULL : user_of(p[i].uid));
+		json_str(j, p[i].uid == (uid_t)-1 ? NULL : E(user_of(p[i].uid)));
 		json_end_object(j);
 	}
 	json_end_array(j);
@@ -539,9 +563,9 @@ static void print_json(struct json *j, const struct inspect_report *r)
 
 	json_begin_object(j);
 	json_key(j, "address");
-	json_str(j, r->address);
+	json_str(j, address_of(r));
 	json_key(j, "path");
-	json_str(j, r->path);
+	json_str(j, r->path ? E(r->path) : NULL);
 	json_key(j, "kind");
 	json_str(j, kinds[r->kind]);
 	json_key(j, "type");
@@ -552,10 +576,10 @@ static void print_json(struct json *j, const struct inspect_report *r)
 	json_key(j, "mode");
 	json_str(j, st ? mode : NULL);
 	json_key(j, "owner");
-	json_str(j, st ? perm_id_name(r->st.st_uid, 0) :
-		 r->has_sock_uid ? user_of(r->sock_uid) : NULL);
+	json_str(j, st ? E(perm_id_name(r->st.st_uid, 0)) :
+		 r->has_sock_uid ? E(user_of(r->sock_uid)) : NULL);
 	json_key(j, "group");
-	json_str(j, st ? perm_id_name(r->st.st_gid, 1) : NULL);
+	json_str(j, st ? E(perm_id_name(r->st.st_gid, 1)) : NULL);
 	json_procs(j, "listeners", r->listeners, r->nlisteners);
 	json_opt_int(j, "queue", r->has_queue, r->queue);
 	json_opt_int(j, "backlog", r->has_queue, r->backlog);
@@ -563,12 +587,12 @@ static void print_json(struct json *j, const struct inspect_report *r)
 	json_key(j, "can_connect");
 	json_bool(j, r->can_connect);
 	json_key(j, "reason");
-	json_str(j, r->reason);
+	json_str(j, r->reason ? E(r->reason) : NULL);
 	/* beyond the pinned keys */
 	json_key(j, "exact");
 	json_bool(j, r->exact);
 	json_key(j, "note");
-	json_str(j, r->note);
+	json_str(j, r->note ? E(r->note) : NULL);
 	json_opt_int(j, "uid", st, r->st.st_uid);
 	json_opt_int(j, "gid", st, r->st.st_gid);
 	json_key(j, "symlink");
@@ -580,17 +604,17 @@ static void print_json(struct json *j, const struct inspect_report *r)
 	json_key(j, "audit");
 	json_begin_array(j);
 	for (int i = 0; i < r->nfindings; i++)
-		json_str(j, r->findings[i]);
+		json_str(j, E(r->findings[i]));
 	json_end_array(j);
 	json_key(j, "audit_error");
-	json_str(j, r->audit_error);
+	json_str(j, r->audit_error ? E(r->audit_error) : NULL);
 	if (r->probed) {
 		json_key(j, "probe");
 		json_begin_object(j);
 		json_key(j, "ok");
 		json_bool(j, r->probe_ok);
 		json_key(j, "result");
-		json_str(j, r->probe);
+		json_str(j, r->probe ? E(r->probe) : NULL);
 		json_end_object(j);
 	}
 	json_end_object(j);
@@ -616,7 +640,7 @@ static void load_tables(struct inspect_ctx *c, const struct args *a)
 		struct addr ad;
 		const char *why;
 		if (addr_parse(&ad, a->addrs[i], ADDR_LISTEN, &why) < 0)
-			die(EXIT_USAGE, "address '%s': %s", a->addrs[i], why);
+			die(EXIT_USAGE, "address '%s': %s", log_esc(a->addrs[i]), why);
 		if (ad.kind == ADDR_TCP)
 			want_tcp = 2;
 		else
@@ -660,12 +684,12 @@ static int collect(struct inspect_ctx *c, const struct args *a,
 		}
 	if ((a->json || a->audit || !a->all || a->user_arg || log_level == 0) &&
 	    inspect_perms(rs->v, rs->n, a->user_arg ? &a->user : NULL) < 0)
-		log_syserr("check permissions as %s", a->user.name);
+		log_syserr("check permissions as %s", log_esc(a->user.name));
 	for (size_t i = 0; i < rs->n; i++) {
 		if (a->audit && inspect_audit(&rs->v[i]) < 0) {
 			incomplete = 1;
-			log_err("%s: cannot audit: %s", rs->v[i].path,
-				rs->v[i].audit_error);
+			log_err("%s: cannot audit: %s", log_esc(rs->v[i].path),
+				log_esc(rs->v[i].audit_error));
 		}
 		if (a->probe)
 			inspect_probe(&rs->v[i]);

@@ -90,7 +90,7 @@ static int activation_fds(void)
 	    (pid_t)p != getpid())
 		return 0;
 	if (num_parse_ulong(fds, 1, 16, &n, &why) < 0)
-		die(EXIT_USAGE, "LISTEN_FDS: '%s' is %s (1..16)", fds, why);
+		die(EXIT_USAGE, "LISTEN_FDS: '%s' is %s (1..16)", log_esc(fds), why);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -103,7 +103,7 @@ static _Noreturn void die_not_stream(const char *arg, const struct addr *ad)
 {
 	die(EXIT_USAGE, "address '%s': tcp2unix bridges byte streams only; "
 	    "a %s socket keeps message boundaries that a stream does not have "
-	    "(use usock-connect or usock-listen for it)", arg,
+	    "(use usock-connect or usock-listen for it)", log_esc(arg),
 	    ad->type == SOCK_DGRAM ? "datagram" : "seqpacket");
 }
 
@@ -129,15 +129,14 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			if (a->b.nallow == MAX_ALLOW)
 				die(EXIT_USAGE, "--allow: at most %d ranges", MAX_ALLOW);
 			if (cidr_parse(&a->allow[a->b.nallow], optarg, &why) < 0)
-				die(EXIT_USAGE, "--allow: '%s': %s", optarg, why);
+				die(EXIT_USAGE, "--allow: '%s': %s", log_esc(optarg), why);
 			a->b.nallow++;
 			break;
 		case OPT_IDLE: a->b.idle_ms = opt_duration("--idle-timeout", optarg); break;
 		case OPT_CONNECT: a->b.connect_ms = opt_duration("--connect-timeout", optarg); break;
 		case OPT_DRAIN:
 			/* 0: close what is open at once */
-			a->b.drain_ms = strcmp(optarg, "0") ?
-				opt_duration("--drain", optarg) : 0;
+			a->b.drain_ms = opt_duration0("--drain", optarg);
 			break;
 		case OPT_PROXY:
 			if (!strcmp(optarg, "v1") || !strcmp(optarg, "1"))
@@ -145,7 +144,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			else if (!strcmp(optarg, "v2") || !strcmp(optarg, "2"))
 				a->b.proxy = 2;
 			else
-				die(EXIT_USAGE, "--proxy-protocol: '%s' is not v1 or v2", optarg);
+				die(EXIT_USAGE, "--proxy-protocol: '%s' is not v1 or v2",
+				    log_esc(optarg));
 			break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
 		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
@@ -191,7 +191,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die_not_stream(a->target_arg, &a->b.target);
 	/* UNIX targets are connected by a prepared address */
 	if (a->b.target.kind == ADDR_UNIX && sock_prepare(&a->b.target) < 0)
-		die_sys(1, "target %s", a->target_arg);
+		die_sys(1, "target %s", log_esc(a->target_arg));
 }
 
 /* Raise the soft descriptor limit to the hard one; returns the limit. */

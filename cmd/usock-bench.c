@@ -126,9 +126,9 @@ static uint64_t opt_size(const char *opt, const char *s, uint64_t min,
 	uint64_t v;
 	const char *why;
 	if (bench_parse_size(s, &v, &why) < 0)
-		die(EXIT_USAGE, "%s: '%s': %s", opt, s, why);
+		die(EXIT_USAGE, "%s: '%s': %s", opt, log_esc(s), why);
 	if (v < min || v > max)
-		die(EXIT_USAGE, "%s: %s is out of range %llu..%llu", opt, s,
+		die(EXIT_USAGE, "%s: %s is out of range %llu..%llu", opt, log_esc(s),
 		    (unsigned long long)min, (unsigned long long)max);
 	return v;
 }
@@ -145,10 +145,10 @@ static void read_request(struct args *a, const char *path)
 		bad = ferror(f) || !feof(f);
 		fclose(f);
 	} else {
-		die_sys(EXIT_USAGE, "--request %s", path);
+		die_sys(EXIT_USAGE, "--request %s", log_esc(path));
 	}
 	if (bad || n == 0)
-		die(EXIT_USAGE, "--request %s: %s", path, n ? "larger than 64 MiB "
+		die(EXIT_USAGE, "--request %s: %s", log_esc(path), n ? "larger than 64 MiB "
 		    "or unreadable" : "empty");
 	a->bo.request = buf;
 	a->bo.request_len = n;
@@ -165,9 +165,10 @@ static void parse_words(struct args *a, int n, char **w)
 			for (int j = i + 1; j < n; j++)
 				if (bench_mode_parse(w[j], &a->bo.mode) == 0)
 					die(EXIT_USAGE, "unexpected argument '%s' (one "
-					    "ADDRESS only, or two with --compare)", w[i]);
+					    "ADDRESS only, or two with --compare)",
+					    log_esc(w[i]));
 			die(EXIT_USAGE, "unknown MODE '%s': throughput, latency, "
-			    "connect-rate or hold N (try --help)", w[i]);
+			    "connect-rate or hold N (try --help)", log_esc(w[i]));
 		}
 		addr_arg[i] = w[i];
 		i++;
@@ -182,7 +183,8 @@ static void parse_words(struct args *a, int n, char **w)
 			a->bo.conns = opt_ulong("hold", w[i++], 1, 1000000);
 		}
 		if (i < n)
-			die(EXIT_USAGE, "unexpected argument '%s' after the mode", w[i]);
+			die(EXIT_USAGE, "unexpected argument '%s' after the mode",
+			    log_esc(w[i]));
 	}
 	if (a->compare ? a->naddr == 1 : a->naddr != 1)
 		die(EXIT_USAGE, a->compare ? "--compare takes no ADDRESS or two" :
@@ -197,7 +199,7 @@ static void parse_words(struct args *a, int n, char **w)
 			 a->serve ? ADDR_LISTEN : 0);
 		if (a->addr[k].type != SOCK_STREAM)
 			die(EXIT_USAGE, "address '%s': only stream sockets are "
-			    "supported", addr_arg[k]);
+			    "supported", log_esc(addr_arg[k]));
 	}
 }
 
@@ -227,8 +229,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			a->size_set = 1;
 			break;
 		case OPT_WARMUP:
-			a->bo.warmup_ms = strcmp(optarg, "0") ?
-				opt_duration("--warmup", optarg) : 0;
+			a->bo.warmup_ms = opt_duration0("--warmup", optarg);
 			break;
 		case 't':
 			a->bo.timeout_ms = opt_duration("--timeout", optarg);
@@ -241,7 +242,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case 'r': read_request(a, optarg); break;
 		case OPT_SERVE:
 			if (serve_kind_parse(optarg, &a->serve) < 0)
-				die(EXIT_USAGE, "--serve: '%s' is not echo or sink", optarg);
+				die(EXIT_USAGE, "--serve: '%s' is not echo or sink",
+				    log_esc(optarg));
 			break;
 		case OPT_COMPARE: a->compare = 1; break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;

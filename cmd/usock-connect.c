@@ -150,7 +150,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "missing ADDRESS (try --help)");
 	if (optind + 1 < argc)
 		die(EXIT_USAGE, "unexpected argument '%s' (one ADDRESS only)",
-		    argv[optind + 1]);
+		    log_esc(argv[optind + 1]));
 	if (said_i && said_no_i)
 		die(EXIT_USAGE, "cannot use --interactive with --no-interactive");
 	if (a->history && a->no_history)
@@ -288,11 +288,11 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 			hist = path;
 		else if (path[0])
 			log_warn("history directory %s: %s; lines are not saved",
-				 path, strerror(errno));
+				 log_esc(path), strerror(errno));
 		else
 			log_warn("history: no home directory; lines are not saved");
 		if (hist && interactive_history_open(hist) < 0) {
-			log_warn("history %s: %s; lines are not saved", hist,
+			log_warn("history %s: %s; lines are not saved", log_esc(hist),
 				 strerror(errno));
 			hist = NULL;
 		}
@@ -312,7 +312,7 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	};
 	int rc = interactive_run(&s);
 	if (s.history_errno)
-		log_warn("history %s: %s; later lines were not saved", hist,
+		log_warn("history %s: %s; later lines were not saved", log_esc(hist),
 			 strerror(s.history_errno));
 	switch (rc) {
 	case RELAY_OK:

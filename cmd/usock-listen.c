@@ -100,7 +100,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (optind < argc) {
 		if (strcmp(argv[optind], "--"))
 			die(EXIT_USAGE, "unexpected argument '%s' (COMMAND goes after "
-			    "--)", argv[optind]);
+			    "--)", log_esc(argv[optind]));
 		if (++optind >= argc)
 			die(EXIT_USAGE, "missing COMMAND after --");
 		a->cmd = argv + optind;
@@ -369,7 +369,7 @@ static void run_child(const struct args *a, int fd, const char *peer,
 		close(fd);
 	peer_env(peer, pid, uid, gid);
 	execvp(a->cmd[0], a->cmd);
-	log_syserr("exec %s", a->cmd[0]);
+	log_syserr("exec %s", log_esc(a->cmd[0]));
 	_exit(127);
 }
 
@@ -646,7 +646,7 @@ int main(int argc, char **argv)
 	addr_format(&a.addr, name, sizeof name);
 	const char *why = a.cmd ? command_problem(a.cmd[0]) : NULL;
 	if (why)
-		die(1, "COMMAND %s: %s", a.cmd[0], why);
+		die(1, "COMMAND %s: %s", log_esc(a.cmd[0]), why);
 	cli_notify_open(&notify);
 
 	int sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, SIGCHLD, 0 });

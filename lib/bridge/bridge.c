@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -355,6 +356,20 @@ static void target_connect(struct engine *e, struct conn *c, int64_t now)
 		set_events(e, c, 1, EPOLLOUT);
 }
 
+/* A path past sun_path is bound through /proc/self/fd/N/NAME (see
+ * sock.c): a name that means one of our own descriptors, and one of the
+ * target's own to the target.  The real path does not fit the 108 bytes
+ * a PROXY v2 header has for it either, so the header carries no
+ * destination name rather than a wrong one. */
+static void hide_internal_name(struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)ss;
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	if (ss->ss_family == AF_UNIX && *len > off + 14 &&
+	    !strncmp(sun->sun_path, "/proc/self/fd/", 14))
+		*len = (socklen_t)off;
+}
+
 /* Accept and start one client.  Returns 0 when there is none to take
  * now, 1 otherwise. */
 static int accept_one(struct engine *e, int lfd, int64_t now)
@@ -427,11 +442,12 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	list_add(&e->connecting, c);
 	b->st.active++;
 	if (b->proxy) {
-		struct sockaddr_storage local;
+		struct sockaddr_storage local = { 0 };
 		socklen_t llen = sizeof local;
 		char h[PROXY_MAX];
 		int n = -1;
 		if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+			hide_internal_name(&local, &llen);
 			n = proxy_header(b->proxy, (struct sockaddr *)&ss, len,
 					 (struct sockaddr *)&local, llen, h, sizeof h);
 		}

@@ -37,6 +37,12 @@ int cli_signals(int fd, const int *signos);
 /* Report a failed sock_listen() of NAME (who holds a live socket, what
  * is in the way) and exit 1. */
 _Noreturn void die_listen(const struct listener *l, const char *name);
+/* S (a name from outside: path, process, user...) in the escaped form
+ * of usock(7), for a message or a table: one of 8 static buffers, used
+ * in turn, so a few may appear in one call.  NULL gives "-". */
+const char *log_esc(const char *s);
+/* The same for the LEN bytes at S (an abstract name may hold NUL). */
+const char *log_esc_n(const char *s, size_t len);
 /* strerror, but naming the sun_path limit for ENAMETOOLONG */
 const char *usock_strerror(int e);
 
@@ -51,6 +57,9 @@ unsigned long opt_ulong(const char *opt, const char *s,
 /* Duration "1.5", "200ms", "2m", "1h" in milliseconds (>= 1 ms);
  * exits 2 naming OPT on error. */
 int64_t opt_duration(const char *opt, const char *s);
+/* The same, where 0 (in any spelling: "0", "0s", "0ms", "0.0") means
+ * none. */
+int64_t opt_duration0(const char *opt, const char *s);
 /* Octal file mode 0..0777 (a socket has no use for setuid, setgid or
  * sticky); exits 2 naming OPT on error. */
 mode_t opt_mode(const char *opt, const char *s);

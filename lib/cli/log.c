@@ -16,6 +16,21 @@ void log_init(const char *prog)
 	log_prog = prog;
 }
 
+const char *log_esc_n(const char *s, size_t len)
+{
+	/* room for a 4095-byte path, every byte escaped, in a sentence */
+	static char ring[8][ADDR_STRLEN + 4096];
+	static unsigned next;
+	char *b = ring[next++ % 8];
+	esc_bytes(b, sizeof ring[0], s, len);
+	return b;
+}
+
+const char *log_esc(const char *s)
+{
+	return s ? log_esc_n(s, strlen(s)) : "-";
+}
+
 const char *usock_strerror(int e)
 {
 	if (e == ENAMETOOLONG)
@@ -27,7 +42,7 @@ const char *usock_strerror(int e)
  * several processes do not interleave. */
 static void vlog(int e, const char *fmt, va_list ap)
 {
-	char buf[4608];
+	char buf[2 * ADDR_STRLEN];
 	int n = snprintf(buf, sizeof buf, "%s: ", log_prog);
 	if (n < 0)
 		return;
@@ -109,7 +124,7 @@ void die_listen(const struct listener *l, const char *name)
 	if (errno == EADDRINUSE && l->holder_pid > 0)
 		die(1, "listen %s: address in use by a live listener (pid %d, %s)",
 		    name, (int)l->holder_pid,
-		    proc_comm(l->holder_pid, comm, sizeof comm) ? comm : "?");
+		    proc_comm(l->holder_pid, comm, sizeof comm) ? log_esc(comm) : "?");
 	if (errno == EADDRINUSE && l->addr.kind != ADDR_TCP)
 		die(1, "listen %s: address in use by a live listener", name);
 	if (errno == EEXIST)

@@ -21,8 +21,8 @@ unsigned long opt_ulong(const char *opt, const char *s,
 	if (num_parse_ulong(s, min, max, &v, &why) < 0) {
 		if (!strcmp(why, "out of range"))
 			die(EXIT_USAGE, "%s: %s is out of range %lu..%lu",
-			    opt, s, min, max);
-		die(EXIT_USAGE, "%s: '%s' is %s", opt, s, why);
+			    opt, log_esc(s), min, max);
+		die(EXIT_USAGE, "%s: '%s' is %s", opt, log_esc(s), why);
 	}
 	return v;
 }
@@ -32,7 +32,16 @@ int64_t opt_duration(const char *opt, const char *s)
 	int64_t ms;
 	const char *why;
 	if (num_parse_duration(s, &ms, &why) < 0)
-		die(EXIT_USAGE, "%s: '%s': %s", opt, s, why);
+		die(EXIT_USAGE, "%s: '%s': %s", opt, log_esc(s), why);
+	return ms;
+}
+
+int64_t opt_duration0(const char *opt, const char *s)
+{
+	int64_t ms;
+	const char *why;
+	if (num_parse_duration_z(s, 1, &ms, &why) < 0)
+		die(EXIT_USAGE, "%s: '%s': %s", opt, log_esc(s), why);
 	return ms;
 }
 
@@ -40,14 +49,14 @@ mode_t opt_mode(const char *opt, const char *s)
 {
 	char *end;
 	if (!*s || strspn(s, "01234567") != strlen(s))
-		die(EXIT_USAGE, "%s: '%s' is not an octal mode", opt, s);
+		die(EXIT_USAGE, "%s: '%s' is not an octal mode", opt, log_esc(s));
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 8);
 	if (errno || v > 07777)
-		die(EXIT_USAGE, "%s: %s is out of range 0..0777", opt, s);
+		die(EXIT_USAGE, "%s: %s is out of range 0..0777", opt, log_esc(s));
 	if (v > 0777)
 		die(EXIT_USAGE, "%s: %s sets the setuid, setgid or sticky bit, "
-		    "which mean nothing on a socket (0..0777)", opt, s);
+		    "which mean nothing on a socket (0..0777)", opt, log_esc(s));
 	return (mode_t)v;
 }
 
@@ -81,18 +90,18 @@ void opt_owner(const char *opt, const char *s, uid_t *uid, gid_t *gid)
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
 	if (ulen >= sizeof user || (!ulen && (!colon || !colon[1])))
-		die(EXIT_USAGE, "%s: '%s' is not USER[:GROUP]", opt, s);
+		die(EXIT_USAGE, "%s: '%s' is not USER[:GROUP]", opt, log_esc(s));
 	ulen = ulen < sizeof user ? ulen : sizeof user - 1; /* checked above */
 	memcpy(user, s, ulen);
 	user[ulen] = 0;
 	if (ulen) {
 		if (id_lookup(user, 0, &v) < 0)
-			die(EXIT_USAGE, "%s: no such user: %s", opt, user);
+			die(EXIT_USAGE, "%s: no such user: %s", opt, log_esc(user));
 		*uid = (uid_t)v;
 	}
 	if (colon && colon[1]) {
 		if (id_lookup(colon + 1, 1, &v) < 0)
-			die(EXIT_USAGE, "%s: no such group: %s", opt, colon + 1);
+			die(EXIT_USAGE, "%s: no such group: %s", opt, log_esc(colon + 1));
 		*gid = (gid_t)v;
 	}
 }
@@ -102,9 +111,9 @@ void opt_addr(struct addr *a, const char *s, int flags)
 	const char *why;
 	int usage;
 	if (addr_parse(a, s, flags, &why) < 0)
-		die(EXIT_USAGE, "address '%s': %s", s, why);
+		die(EXIT_USAGE, "address '%s': %s", log_esc(s), why);
 	if (addr_resolve(a, flags, &why, &usage) < 0)
-		die(usage ? EXIT_USAGE : 1, "address '%s': %s", s, why);
+		die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(s), why);
 }
 
 /* Reverse argv[a..b). */
@@ -224,7 +233,7 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 	if ((lo->has_mode || lo->uid != (uid_t)-1 || lo->gid != (gid_t)-1) &&
 	    a->kind != ADDR_UNIX)
 		die(EXIT_USAGE, "--mode and --owner need a UNIX socket path, not '%s'",
-		    arg);
+		    log_esc(arg));
 }
 
 int opt_listen(int c, const char *arg, struct listen_opts *lo)

@@ -85,7 +85,8 @@ int esc_keep(const char *s, size_t len);
 /* Write the LEN bytes at S, escaped, into BUF (N bytes), NUL-terminated
  * when N > 0.  Like snprintf, returns the length the whole text needs
  * (without the NUL); when that is N or more, BUF holds the part that
- * fits, cut between two characters or escapes, never inside one.  The
+ * fits, cut between two characters or escapes, never inside one (BUF
+ * may be NULL when N is 0, to measure).  The
  * whole text is at most 4 * LEN bytes. */
 size_t esc_bytes(char *buf, size_t n, const char *s, size_t len);
 /* esc_bytes() of the string S (NULL is ""); returns BUF. */

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "diag.h"
 
 #ifndef UDIAG_SHOW_UID
@@ -106,22 +107,26 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 	return nv;
 }
 
-/* The bound name of a UNIX socket: a path, or "@" and the abstract name
- * with NUL bytes shown as '@' (as ss and /proc/net/unix show them). */
+/* The bound name of a UNIX socket: a path (raw bytes, as stat() wants
+ * it), or "@" and the abstract name in the escaped form of usock(7) (it
+ * may hold NUL bytes, written \x00): the canonical address itself. */
 static char *unix_name(const char *p, size_t len)
 {
-	char *s = malloc(len + 2);
+	if (len && p[0] == 0) {
+		size_t need = 1 + esc_bytes(NULL, 0, p + 1, len - 1);
+		char *s = malloc(need + 1);
+		if (!s)
+			return NULL;
+		s[0] = '@';
+		esc_bytes(s + 1, need, p + 1, len - 1);
+		return s;
+	}
+	size_t n = strnlen(p, len);
+	char *s = malloc(n + 1);
 	if (!s)
 		return NULL;
-	if (len && p[0] == 0) {
-		for (size_t i = 0; i < len; i++)
-			s[i] = p[i] ? p[i] : '@';
-		s[len] = 0;
-	} else {
-		size_t n = strnlen(p, len);
-		memcpy(s, p, n);
-		s[n] = 0;
-	}
+	memcpy(s, p, n);
+	s[n] = 0;
 	return s;
 }
 
@@ -232,48 +237,211 @@ int diag_unix_dump(struct diag_unix_set *s, int flags)
 	return 0;
 }
 
+/* N hex digits at P (exactly N) into *V; 0, or -1. */
+static int hexn(const char *p, int n, unsigned long *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		int c = (unsigned char)p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' :
+			c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		*v = *v << 4 | (unsigned long)d;
+	}
+	return 0;
+}
+
+/* The longest name the kernel prints for a socket: sun_path's 108 bytes
+ * (an abstract name is '@' and at most 107 bytes). */
+#define PROC_NAME_MAX 108
+
+/* Read the line L (LEN bytes, no newline) of /proc/net/unix in exactly
+ * the form the kernel writes it (net/unix/af_unix.c, unix_seq_show):
+ * "%pK: %08X %08X %08X %04X %02X %5lu", then " NAME" for a bound socket,
+ * the pointer as wide as *PTRW (set by the first line).  Fills U (not
+ * its name) and returns the offset of the name, LEN when there is none,
+ * or -1 when L is not such a line. */
+static long proc_line(const char *l, size_t len, size_t *ptrw,
+		      struct diag_unix *u)
+{
+	static const int w[5] = { 8, 8, 8, 4, 2 };
+	unsigned long f[5], ino = 0;
+	size_t p = 0;
+
+	while (p < len && p < 16 && l[p] != ':')
+		p++;
+	size_t pw = p;
+	if ((pw != 8 && pw != 16) || (*ptrw && pw != *ptrw) ||
+	    hexn(l, (int)pw, &f[0]))
+		return -1;
+	if (p + 2 > len || l[p + 1] != ' ')
+		return -1;
+	p += 2;
+	for (int i = 0; i < 5; i++) {
+		if (p + (size_t)w[i] + 1 > len || hexn(l + p, w[i], &f[i]) ||
+		    l[p + (size_t)w[i]] != ' ')
+			return -1;
+		p += (size_t)w[i] + 1;
+	}
+	/* %5lu: right-aligned in 5 columns, or wider */
+	size_t d0 = p;
+	while (p < len && l[p] == ' ')
+		p++;
+	size_t d1 = p;
+	while (p < len && l[p] >= '0' && l[p] <= '9' && p - d1 < 10)
+		ino = ino * 10 + (unsigned long)(l[p++] - '0');
+	size_t nd = p - d1;
+	if (!nd || (nd < 5 && d1 - d0 != 5 - nd) || (nd >= 5 && d1 != d0) ||
+	    ino > UINT32_MAX)
+		return -1;
+	/* protocol 0; flags 0 or __SO_ACCEPTCON; a stream, datagram or
+	 * seqpacket socket; a state from SS_FREE to SS_DISCONNECTING */
+	if (f[1] != 0 || (f[2] & ~0x10000ul) || (f[3] != SOCK_STREAM &&
+	    f[3] != SOCK_DGRAM && f[3] != SOCK_SEQPACKET) || f[4] > 4)
+		return -1;
+	if (p < len && (l[p] != ' ' || p + 1 == len))
+		return -1;
+	*ptrw = pw;
+	u->ino = (uint32_t)ino;
+	u->type = (uint8_t)f[3];
+	u->state = (f[2] & 0x10000) ? DIAG_LISTEN :
+		   f[4] == 3 ? DIAG_ESTABLISHED : DIAG_CLOSE;
+	return p < len ? (long)p + 1 : (long)len;
+}
+
+/* "@" and the escaped form of what follows '@' in NAME. */
+static char *unix_name_proc(const char *name)
+{
+	size_t len = strlen(name + 1), need = 1 + esc_bytes(NULL, 0, name + 1, len);
+	char *n = malloc(need + 1);
+	if (n) {
+		n[0] = '@';
+		esc_bytes(n + 1, need, name + 1, len);
+	}
+	return n;
+}
+
+/* /proc/net/unix shows names raw, so a name holding a newline spreads
+ * over several lines, and what follows its newline can read as a line of
+ * its own: any user can forge one by binding such a name.  A line that
+ * is not in the kernel's exact form continues the name before it.  A
+ * well-formed line is doubtful when it could still lie inside the name
+ * before it (that name and the line fit in the 108 bytes of a name): it
+ * is dropped if it repeats the inode of another socket (inodes are
+ * unique), else kept and marked doubtful for the caller to weigh. */
 int diag_unix_proc(struct diag_unix_set *s)
 {
-	char line[4608];
+	size_t cap = 1 << 16, len = 0, ptrw = 0;
+	char *buf = NULL;
+	int e;
+
 	memset(s, 0, sizeof *s);
 	s->from_proc = 1;
 	FILE *f = fopen("/proc/net/unix", "re");
 	if (!f)
 		return -1;
-	if (!fgets(line, sizeof line, f)) { /* the header */
-		fclose(f);
-		errno = EPROTO;
-		return -1;
-	}
-	while (fgets(line, sizeof line, f)) {
-		unsigned long ref, proto, fl, type, st, ino;
-		int off = 0;
-		line[strcspn(line, "\n")] = 0;
-		if (sscanf(line, "%*s %lx %lx %lx %lx %lx %lu%n", &ref, &proto, &fl,
-			   &type, &st, &ino, &off) != 6)
-			continue;
-		struct diag_unix u = { .ino = (uint32_t)ino, .type = (uint8_t)type };
-		u.state = (fl & 0x10000) ? DIAG_LISTEN :
-			  st == 3 ? DIAG_ESTABLISHED : DIAG_CLOSE;
-		const char *name = line + off;
-		if (*name == ' ')
-			name++;
-		if (*name && !(u.name = strdup(name)))
-			goto nomem;
-		struct diag_unix *v = grow(s->v, &s->cap, s->n, sizeof *v);
-		if (!v) {
-			free(u.name);
-			goto nomem;
+	if (!(buf = malloc(cap)))
+		goto nomem;
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				goto nomem;
+			buf = nb;
 		}
-		s->v = v;
-		s->v[s->n++] = u;
+		size_t r = fread(buf + len, 1, cap - len - 1, f);
+		if (!r)
+			break;
+		len += r;
 	}
+	if (ferror(f)) {
+		e = errno ? errno : EIO;
+		goto fail;
+	}
+	buf[len] = 0;
+	char *line = memchr(buf, '\n', len);     /* after the header */
+	if (!line) {
+		e = EPROTO;
+		goto fail;
+	}
+	size_t prev_len = 0;    /* the name of the line before, so far */
+	int prev_named = 0;
+	for (line++; line < buf + len;) {
+		char *end = memchr(line, '\n', (size_t)(buf + len - line));
+		size_t ll = end ? (size_t)(end - line) : (size_t)(buf + len - line);
+		struct diag_unix u = { 0 };
+		long off = memchr(line, 0, ll) ? -2 : proc_line(line, ll, &ptrw, &u);
+		if (off == -2) {
+			prev_named = 0;   /* the kernel writes no NUL byte */
+		} else if (off < 0) {
+			/* the rest of the name before, past its newline */
+			if (prev_named) {
+				struct diag_unix *p = &s->v[s->n - 1];
+				size_t pl = strlen(p->name), nl = pl + 1 + ll;
+				char *n = malloc(nl + 1);
+				if (!n)
+					goto nomem;
+				memcpy(n, p->name, pl);
+				n[pl] = '\n';
+				memcpy(n + pl + 1, line, ll);
+				n[nl] = 0;
+				free(p->name);
+				p->name = n;
+				prev_len += 1 + ll;
+			}
+		} else {
+			u.doubtful = prev_named && prev_len + 1 + ll <= PROC_NAME_MAX;
+			struct diag_unix *v = grow(s->v, &s->cap, s->n, sizeof *v);
+			if (!v)
+				goto nomem;
+			s->v = v;
+			s->v[s->n++] = u;
+			prev_named = (size_t)off < ll;
+			prev_len = prev_named ? ll - (size_t)off : 0;
+			if (prev_named &&
+			    !(s->v[s->n - 1].name = strndup(line + off, ll - (size_t)off)))
+				goto nomem;
+		}
+		line += ll + 1;
+	}
+	/* drop doubtful lines that repeat another socket's inode; abstract
+	 * names in the escaped form (the kernel printed NUL bytes as '@') */
+	size_t k = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct diag_unix *u = &s->v[i];
+		int dup = 0;
+		for (size_t j = 0; u->doubtful && j < s->n && !dup; j++)
+			dup = j != i && s->v[j].ino == u->ino;
+		if (dup) {
+			free(u->name);
+			continue;
+		}
+		if (u->name && u->name[0] == '@') {
+			char *n = unix_name_proc(u->name);
+			if (!n) {
+				for (size_t j = i; j < s->n; j++)
+					free(s->v[j].name);
+				s->n = k;  /* the rest is freed at nomem */
+				goto nomem;
+			}
+			free(u->name);
+			u->name = n;
+		}
+		s->v[k++] = *u;
+	}
+	s->n = k;
+	free(buf);
 	fclose(f);
 	return 0;
 nomem:
+	e = ENOMEM;
+fail:
+	free(buf);
 	fclose(f);
 	diag_unix_free(s);
-	errno = ENOMEM;
+	errno = e;
 	return -1;
 }
 

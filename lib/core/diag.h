@@ -18,6 +18,9 @@ struct diag_unix {
 	uint8_t type;        /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	uint8_t state;       /* DIAG_LISTEN, DIAG_ESTABLISHED, DIAG_CLOSE, ... */
 	uint8_t has_vfs, has_rqlen, has_uid;
+	uint8_t doubtful;    /* from /proc/net/unix: this line may be part of
+				the name before it (a name holding a newline)
+				rather than a socket of its own */
 	uint32_t vfs_ino;    /* the socket file's inode, cut to 32 bits */
 	uint32_t vfs_dev;    /* the file's device in the kernel's encoding */
 	uint32_t peer;       /* inode of the peer socket, or 0 */
@@ -26,7 +29,8 @@ struct diag_unix {
 	uint32_t uid;        /* creator's uid (kernels from 5.3) */
 	uint32_t nicons;     /* listener: pending connections in icons */
 	uint32_t *icons;     /* their inodes (server side of each) */
-	char *name;          /* bound name: a path, "@abstract", or NULL */
+	char *name;          /* bound name: a path (raw bytes), "@NAME" with
+				NAME escaped as usock(7) says, or NULL */
 };
 
 struct diag_unix_set {
@@ -43,7 +47,9 @@ struct diag_unix_set {
  * or -1 with errno when sock_diag cannot be used (the caller may then try
  * diag_unix_proc). */
 int diag_unix_dump(struct diag_unix_set *s, int flags);
-/* Fill S from /proc/net/unix (no file identity, queues or uids). */
+/* Fill S from /proc/net/unix (no file identity, queues or uids).  Names
+ * holding a newline are read whole; a line that may be forged by one is
+ * marked doubtful. */
 int diag_unix_proc(struct diag_unix_set *s);
 void diag_unix_free(struct diag_unix_set *s);
 /* Does the kernel's encoding KDEV (UNIX_DIAG_VFS) name st_dev DEV? */

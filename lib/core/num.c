@@ -32,10 +32,18 @@ int num_parse_ulong(const char *s, unsigned long min, unsigned long max,
 
 int num_parse_duration(const char *s, int64_t *ms, const char **why)
 {
+	return num_parse_duration_z(s, 0, ms, why);
+}
+
+int num_parse_duration_z(const char *s, int zero, int64_t *ms,
+			 const char **why)
+{
 	/* digits [. digits] [ms|s|m|h]; parsed by hand to stay exact */
 	const char *p = s;
 	uint64_t whole = 0, frac = 0, fdiv = 1;
-	int digits = 0;
+	int digits = 0, nonzero = 0;
+	for (const char *q = s; isdigit((unsigned char)*q) || *q == '.'; q++)
+		nonzero |= *q >= '1' && *q <= '9';
 	while (isdigit((unsigned char)*p)) {
 		whole = whole * 10 + (uint64_t)(*p++ - '0');
 		if (whole > 31ull * 24 * 3600 * 1000) /* over 31 days even in ms */
@@ -73,8 +81,8 @@ int num_parse_duration(const char *s, int64_t *ms, const char **why)
 	uint64_t v = whole * unit + frac * unit / fdiv;
 	if (v > 31ull * 24 * 3600 * 1000)
 		goto range;
-	if (v == 0) {
-		*why = "must be at least 1ms";
+	if (v == 0 && !(zero && !nonzero)) {
+		*why = zero ? "must be 0 or at least 1ms" : "must be at least 1ms";
 		return -1;
 	}
 	*ms = (int64_t)v;

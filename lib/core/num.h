@@ -11,6 +11,11 @@
 int num_parse_ulong(const char *s, unsigned long min, unsigned long max,
 		    unsigned long *out, const char **why);
 int num_parse_duration(const char *s, int64_t *ms, const char **why);
+/* The same, but with ZERO set a duration of exactly zero, in any
+ * spelling ("0", "0s", "0ms", "0.0"), is 0; a non-zero duration is still
+ * at least 1 ms. */
+int num_parse_duration_z(const char *s, int zero, int64_t *ms,
+			 const char **why);
 
 /* "s" unless N is 1: "%llu connection%s", n, num_s(n). */
 static inline const char *num_s(unsigned long long n)

@@ -17,7 +17,10 @@ char *proc_comm(pid_t pid, char *buf, size_t n)
 	close(fd);
 	if (r <= 0)
 		return NULL;
+	/* the kernel ends the name with a newline; the name itself (set by
+	 * prctl(PR_SET_NAME)) may hold one too */
+	if (buf[r - 1] == '\n')
+		r--;
 	buf[r] = 0;
-	buf[strcspn(buf, "\n")] = 0;
 	return buf;
 }

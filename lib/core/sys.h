@@ -49,7 +49,8 @@ enum fd_kind fd_kind(int fd);
 
 /* ---- proc.c ---- */
 
-/* The command name of PID (from /proc/PID/comm) in BUF, or NULL. */
+/* The command name of PID (from /proc/PID/comm) in BUF, or NULL: the
+ * bytes the process chose (prctl(PR_SET_NAME)), to be printed escaped. */
 char *proc_comm(pid_t pid, char *buf, size_t n);
 
 #endif

@@ -123,9 +123,7 @@ int inspect_load_unix(struct inspect_ctx *c, int flags)
 			return build_index(c);
 		}
 		c->ux_errno = errno;
-	} else {
-		c->ux_errno = EPROTONOSUPPORT;
-	}
+	}       /* USOCK_DIAG=proc: asked for, so no error to report */
 	if (diag_unix_proc(&c->ux) < 0)
 		return -1;
 	c->have_ux = 1;
@@ -150,9 +148,17 @@ int inspect_load_tcp(struct inspect_ctx *c, int conns)
 
 /* ---- UNIX sockets ---- */
 
+/* A line of /proc/net/unix that may be part of another socket's name. */
+#define DOUBTFUL_NOTE "/proc/net/unix cannot tell: the line that shows a " \
+	"socket bound here may be part of the name of the socket before it " \
+	"(a name can hold a newline); load the unix_diag module for a sure " \
+	"answer"
+
 /* What the sockets bound to one file or name add up to. */
 struct tally {
 	const struct diag_unix *listener, *bound, *connected;
+	const struct diag_unix *doubtful; /* a line of /proc/net/unix that
+					     may be forged */
 	unsigned conns;      /* stream/seqpacket connections on it */
 	uint32_t *clients;
 	size_t nclients, cap;
@@ -175,7 +181,9 @@ static void tally_client(struct tally *t, uint32_t ino)
 
 static void tally_add(struct tally *t, const struct diag_unix *u)
 {
-	if (u->state == DIAG_LISTEN) {
+	if (u->doubtful) {
+		t->doubtful = u;   /* proves nothing either way */
+	} else if (u->state == DIAG_LISTEN) {
 		t->listener = u;
 	} else if (u->type == SOCK_DGRAM) {
 		if (u->state == DIAG_ESTABLISHED && u->peer)
@@ -248,6 +256,9 @@ static void tally_apply(struct inspect_ctx *c, struct tally *t,
 		set(&r->note, "nothing listens on it any more: the listening "
 		    "socket is closed, %u accepted connection%s still open",
 		    t->conns, t->conns == 1 ? " is" : "s are");
+	} else if (t->doubtful) {
+		r->state = INSPECT_UNKNOWN;
+		set(&r->note, DOUBTFUL_NOTE);
 	} else {
 		r->state = INSPECT_STALE;
 		set(&r->note, "no socket is bound to this file in this network "
@@ -633,6 +644,11 @@ static void entry_report(const struct diag_unix *u, struct inspect_report *r)
 	r->type = u->type;
 	r->sock_ino = u->ino;
 	r->state = u->state == DIAG_LISTEN ? INSPECT_LISTENING : INSPECT_BOUND;
+	if (u->doubtful) {
+		r->state = INSPECT_UNKNOWN;
+		set(&r->note, DOUBTFUL_NOTE);
+		return;
+	}
 	if (u->state == DIAG_LISTEN && u->has_rqlen) {
 		r->has_queue = 1;
 		r->queue = u->rqueue;

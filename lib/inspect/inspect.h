@@ -88,7 +88,8 @@ struct inspect_report {
 struct inspect_ctx {
 	struct diag_unix_set ux;
 	int have_ux;
-	int ux_errno;        /* sock_diag failed with this; ux from /proc */
+	int ux_errno;        /* sock_diag failed with this; ux from /proc
+				(0 when USOCK_DIAG=proc asked for it) */
 	size_t *vfs_index;   /* indices of ux.v sorted by vfs_ino */
 	size_t nvfs;
 	size_t *name_index;  /* indices of named sockets sorted by name */

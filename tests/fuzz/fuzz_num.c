@@ -1,7 +1,7 @@
 /* fuzz_num.c — num_parse_ulong() and num_parse_duration() against
  * reference parsers written here from usock(7): a strict decimal in
  * MIN..MAX, and a duration "DIGITS[.DIGITS][ms|s|m|h]" of 1 ms to 31
- * days.  Input: byte 0 picks the range for the number, the rest is the
+ * days (or, where allowed, exactly zero).  Input: byte 0 picks the range for the number, the rest is the
  * text given to both parsers. */
 #include <limits.h>
 
@@ -150,6 +150,29 @@ static void check_duration(const char *s)
 		   "'%s': reason '%s'", s, why);
 }
 
+/* Where zero is allowed: the same as check_duration's parser, but a
+ * text whose digits are all 0 (in a well-formed duration) is 0 ms. */
+static void check_duration_z(const char *s)
+{
+	int64_t got = -1, plain = -1;
+	const char *why = NULL, *why2 = NULL;
+	int r = num_parse_duration_z(s, 1, &got, &why);
+	int r2 = num_parse_duration(s, &plain, &why2);
+	int zero = 1, ok_form = 0;
+	uint64_t want;
+	int sub9;
+	for (const char *p = s; is_digit(*p) || *p == '.'; p++)
+		zero &= *p == '0' || *p == '.';
+	ok_form = ref_duration(s, &want, &sub9) != REF_NAN || strstr(why2, "1ms");
+	if (r2 == 0)
+		FUZZ_CHECK(r == 0 && got == plain, "'%s': %lld with zero, %lld without",
+			   s, (long long)got, (long long)plain);
+	else if (zero && ok_form && !strstr(why2, "range"))
+		FUZZ_CHECK(r == 0 && got == 0, "'%s' is zero, refused: %s", s, why);
+	else
+		FUZZ_CHECK(r < 0, "'%s' accepted as %lld with zero", s, (long long)got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned long ranges[8][2] = {
@@ -161,6 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = fuzz_strdup(data + 1, size - 1);
 	check_ulong(s, ranges[data[0] & 7][0], ranges[data[0] & 7][1]);
 	check_duration(s);
+	check_duration_z(s);
 	free(s);
 	return 0;
 }

@@ -229,6 +229,16 @@ int main(void)
 	dur("5x", -1);
 	dur("-1", -1);
 	dur("99999999999", -1);
+	/* zero, where allowed, in any spelling; a tiny non-zero is not 0 */
+	int64_t z = -1;
+	const char *zs[] = { "0", "0s", "0ms", "0.0", "0.000m", "00h", ".0" };
+	for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++)
+		CHECK(num_parse_duration_z(zs[i], 1, &z, &why) == 0 && z == 0,
+		      "'%s' is zero", zs[i]);
+	CHECK(num_parse_duration_z("0.0001", 1, &z, &why) < 0 && strstr(why, "0 or"),
+	      "0.0001 s is not zero");
+	CHECK(num_parse_duration_z("1.5", 1, &z, &why) == 0 && z == 1500, "1.5 with zero");
+	CHECK(num_parse_duration_z("0ms", 0, &z, &why) < 0, "0ms without zero");
 
 	return check_report("test_addr");
 }
