@@ -472,7 +472,7 @@ static void answer_datagram(const struct args *a, const struct dgram_msg *m,
 			_exit(126);
 		peer_env(peer, m->has_cred ? m->pid : 0, m->uid, m->gid);
 		execvp(a->cmd[0], a->cmd);
-		log_syserr("exec %s", a->cmd[0]);
+		log_syserr("exec %s", log_esc(a->cmd[0]));
 		_exit(127);
 	}
 	close(in[0]);
@@ -489,7 +489,7 @@ static void answer_datagram(const struct args *a, const struct dgram_msg *m,
 				       limit, &ans, sigfd);
 	close(out[0]);
 	if (r < 0)
-		log_syserr("command %s", a->cmd[0]);
+		log_syserr("command %s", log_esc(a->cmd[0]));
 	if (ans.signo) {
 		*stop = 1;
 		return;
