@@ -151,14 +151,12 @@ int inspect_load_tcp(struct inspect_ctx *c, int conns)
 /* A line of /proc/net/unix that may be part of another socket's name. */
 #define DOUBTFUL_NOTE "/proc/net/unix cannot tell: the line that shows a " \
 	"socket bound here may be part of the name of the socket before it " \
-	"(a name can hold a newline); load the unix_diag module for a sure " \
-	"answer"
+	"(a name can hold a newline), and no process that could be examined " \
+	"holds that socket; load the unix_diag module for a sure answer"
 
 /* What the sockets bound to one file or name add up to. */
 struct tally {
 	const struct diag_unix *listener, *bound, *connected;
-	const struct diag_unix *doubtful; /* a line of /proc/net/unix that
-					     may be forged */
 	unsigned conns;      /* stream/seqpacket connections on it */
 	uint32_t *clients;
 	size_t nclients, cap;
@@ -181,19 +179,21 @@ static void tally_client(struct tally *t, uint32_t ino)
 
 static void tally_add(struct tally *t, const struct diag_unix *u)
 {
-	if (u->doubtful) {
-		t->doubtful = u;   /* proves nothing either way */
-	} else if (u->state == DIAG_LISTEN) {
-		t->listener = u;
+	/* a doubtful line never hides a sure one */
+	if (u->state == DIAG_LISTEN) {
+		if (!t->listener || t->listener->doubtful)
+			t->listener = u;
 	} else if (u->type == SOCK_DGRAM) {
-		if (u->state == DIAG_ESTABLISHED && u->peer)
-			t->connected = u;
-		else
+		if (u->state == DIAG_ESTABLISHED && u->peer) {
+			if (!t->connected || t->connected->doubtful)
+				t->connected = u;
+		} else if (!t->bound || t->bound->doubtful) {
 			t->bound = u;
+		}
 	} else if (u->state == DIAG_ESTABLISHED) {
 		t->conns++; /* an accepted (or not yet accepted) connection */
 		tally_client(t, u->peer);
-	} else {
+	} else if (!t->bound || t->bound->doubtful) {
 		t->bound = u; /* bound, never listened */
 	}
 }
@@ -215,6 +215,7 @@ static void tally_apply(struct inspect_ctx *c, struct tally *t,
 	int detail = !c->ux.from_proc;
 
 	if (u) {
+		r->doubtful = u->doubtful;
 		r->type = u->type;
 		r->sock_ino = u->ino;
 		if (u->has_uid) {
@@ -256,9 +257,6 @@ static void tally_apply(struct inspect_ctx *c, struct tally *t,
 		set(&r->note, "nothing listens on it any more: the listening "
 		    "socket is closed, %u accepted connection%s still open",
 		    t->conns, t->conns == 1 ? " is" : "s are");
-	} else if (t->doubtful) {
-		r->state = INSPECT_UNKNOWN;
-		set(&r->note, DOUBTFUL_NOTE);
 	} else {
 		r->state = INSPECT_STALE;
 		set(&r->note, "no socket is bound to this file in this network "
@@ -644,11 +642,7 @@ static void entry_report(const struct diag_unix *u, struct inspect_report *r)
 	r->type = u->type;
 	r->sock_ino = u->ino;
 	r->state = u->state == DIAG_LISTEN ? INSPECT_LISTENING : INSPECT_BOUND;
-	if (u->doubtful) {
-		r->state = INSPECT_UNKNOWN;
-		set(&r->note, DOUBTFUL_NOTE);
-		return;
-	}
+	r->doubtful = u->doubtful;
 	if (u->state == DIAG_LISTEN && u->has_rqlen) {
 		r->has_queue = 1;
 		r->queue = u->rqueue;
@@ -800,6 +794,15 @@ int inspect_procs(struct inspect_ctx *c, struct inspect_report *r, size_t n)
 	}
 	free(info);
 	procscan_free(&ps);
+	/* a doubtful line of /proc/net/unix counts only when a process
+	 * holds the socket it names; a forged line names none */
+	for (size_t i = 0; i < n; i++)
+		if (r[i].doubtful && !r[i].nlisteners) {
+			r[i].state = INSPECT_UNKNOWN;
+			r[i].has_queue = r[i].has_peers = 0;
+			free(r[i].note);
+			r[i].note = strdup(DOUBTFUL_NOTE);
+		}
 	return 0;
 }
 
@@ -824,7 +827,7 @@ static void judge(struct inspect_report *r, const struct perm_verdict *v)
 		break;
 	case INSPECT_MISSING:
 	case INSPECT_UNKNOWN:
-		set(&r->reason, "%s", v->reason);
+		set(&r->reason, "%s", r->doubtful && r->note ? r->note : v->reason);
 		break;
 	case INSPECT_STALE:
 		set(&r->reason, "nothing listens on it (a stale socket file)");

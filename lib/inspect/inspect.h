@@ -48,6 +48,9 @@ struct inspect_report {
 	int is_link;         /* path itself is a symbolic link */
 	int has_acl;
 	int file_gone;       /* bound name no longer leads to this socket */
+	int doubtful;        /* its only evidence is a line of /proc/net/unix
+				that a name holding a newline may have forged
+				(diag.h); kept only if a process holds it */
 	int unresolved;      /* bound name not usable from here (relative,
 				/proc/self/fd/N/..., another mount
 				namespace) and not resolved yet */
