@@ -76,11 +76,9 @@ static char *operand(char *arg)
 	    !strncmp(arg, "tcp:", 4) || !strncmp(arg, "abstract:", 9) ||
 	    lstat(arg, &st) < 0)
 		return arg;
-	size_t n = strlen(arg) + 3;
-	char *p = malloc(n);
-	if (!p)
+	char *p;
+	if (asprintf(&p, "./%s", arg) < 0)
 		die_sys(1, "malloc");
-	snprintf(p, n, "./%s", arg);
 	return p;
 }
 

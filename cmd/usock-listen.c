@@ -327,7 +327,7 @@ static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 	setenv("USOCK_PEER", peer, 1);
 	/* the connection's own local address: for a wildcard listener
 	 * (*:PORT, [::]:PORT) the address the client reached */
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof ss;
 	char local[ADDR_STRLEN];
 	if (getsockname(0, (struct sockaddr *)&ss, &len) == 0 &&

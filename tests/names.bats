@@ -171,7 +171,7 @@ no_control() {
 	wait_for_socket "$T/pub/f"$'\e'".sock"
 	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		"$PY" "$ULIB/names.py" client "$(hex "$c")" "$T/pub/f"$'\e'".sock"
-	wait_file_line "$T/b.err" 'bytes up' >/dev/null
+	wait_file_line "$T/b.err" ' up, ' >/dev/null
 	no_control "$T/b.err"
 	run -0 grep -F "unix:$T/pub/c\\x0a\\x1b[2Jc.sock -> unix:$T/pub/l\\x1b[1m.sock" "$T/b.err"
 }
