@@ -404,20 +404,24 @@ free_uid() {
 	run -0 "$PY" -c 'import json, sys; d = json.load(sys.stdin); assert isinstance(d, list) and len(d) == 4' <<<"$output"
 }
 
-@test "--json escapes names: quotes, backslashes, control characters, bad UTF-8" {
+@test "--json: names in the escaped form of usock(7), valid JSON whatever the bytes" {
 	local d=$T/q
 	mkdir "$d"
 	local name
 	name=$(printf 'a"b\\c\td\001e\377f.sock')
 	si_start "$d/$name"
 	run -0 sockinfo --json "$d"
+	local json=$output
 	run -0 "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
 assert len(d) == 1, d
 p = d[0]["path"]
-assert p.endswith("a\"b\\c\td\x01e\ufffdf.sock"), repr(p)
+assert p.endswith("a\"b\\x5cc\\x09d\\x01e\\xfff.sock"), repr(p)
+assert d[0]["address"] == "unix:" + p, d[0]["address"]
 assert d[0]["state"] == "listening"' <<<"$output"
+	# and that address connects
+	run -0 usock-connect -z "$(jq -r '.[0].address' <<<"$json")"
 }
 
 @test "--audit: world-writable, root listener writable by a group, open directory, stale" {
