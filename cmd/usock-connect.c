@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"      --history FILE      history file (default: one per ADDRESS in\n"
 	"                          $XDG_STATE_HOME/usock/history.d)\n"
 	"      --no-history        keep no history file\n"
-	"      --crlf              end the lines typed with CR LF\n"
+	"      --crlf              send each LF as CR LF (typed lines or a pipe)\n"
 	"      --raw               show the peer's bytes as they are, unescaped\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
 	"      --linger SECONDS    at input EOF send no EOF; print what arrives\n"
@@ -84,8 +84,8 @@ struct args {
 };
 
 /* Interactive or not: -i needs readline and a terminal on stdin; by
- * default both stdin and stdout must be terminals.  --crlf changes
- * what is sent, so it is refused where it would be ignored. */
+ * default both stdin and stdout must be terminals.  Options of the
+ * interactive mode are refused where they would be ignored. */
 static void choose_mode(struct args *a)
 {
 	int asked = a->interactive;
@@ -100,8 +100,7 @@ static void choose_mode(struct args *a)
 				 isatty(0) && isatty(1);
 	if (a->crlf && a->probe)
 		die(EXIT_USAGE, "cannot use --probe with --crlf");
-	const char *only = a->crlf ? "--crlf" : a->raw ? "--raw" :
-			   a->prompt ? "--prompt" : NULL;
+	const char *only = a->raw ? "--raw" : a->prompt ? "--prompt" : NULL;
 	if (only && !a->interactive)
 		die(EXIT_USAGE, "%s: works only in interactive mode (%s)", only,
 		    asked == 0 ? "--no-interactive was given" :
@@ -114,6 +113,10 @@ static void choose_mode(struct args *a)
  * messages already), so -i is refused and the default is off. */
 static void check_messages(struct args *a)
 {
+	if (a->crlf)
+		die(EXIT_USAGE, "cannot use --crlf with %s addresses (lines are "
+		    "sent without their newline)",
+		    a->addr.type == SOCK_DGRAM ? "unix-dgram:" : "unix-seqpacket:");
 	if (a->interactive == 1)
 		die(EXIT_USAGE, "cannot use --interactive with %s addresses "
 		    "(each line is already one message)",
@@ -445,6 +448,8 @@ int main(int argc, char **argv)
 		pump_set_tap(&r.up, hexdump_tap, &hx_up);
 		pump_set_tap(&r.down, hexdump_tap, &hx_down);
 	}
+	if (a.crlf)
+		pump_set_crlf(&r.up);
 	/* On a terminal there is no half-close to wait for: the session
 	 * ends when the peer does. */
 	r.end_on_down_eof = isatty(0);

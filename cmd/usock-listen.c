@@ -18,7 +18,7 @@
 #include "core/relay.h"
 #include "core/sys.h"
 
-enum { OPT_PRINT_ADDRESS = 0x100, OPT_READY_FD };
+enum { OPT_PRINT_ADDRESS = 0x100, OPT_READY_FD, OPT_CRLF };
 
 static const char usage_text[] =
 	"Usage: usock-listen [OPTIONS] ADDRESS [-- COMMAND [ARG...]]\n"
@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"      --print-address     print the bound address on stderr\n"
 	"      --ready-fd N        once listening, write the bound address to fd N\n"
 	"                          and close it\n"
+	"      --crlf              without COMMAND: send each LF of stdin as CR LF\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
 	OPT_COMMON_HELP
 	"\n"
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
 	{ "backlog", required_argument, NULL, 'b' },
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "crlf", no_argument, NULL, OPT_CRLF },
 	{ "hexdump", no_argument, NULL, 'x' },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
@@ -66,6 +68,7 @@ struct args {
 	int max_conns_set;
 	int print_address;
 	int ready_fd;        /* --ready-fd, or -1 */
+	int crlf;
 	int hexdump;
 	char **cmd;
 };
@@ -87,6 +90,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			a->max_conns_set = 1;
 			break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case OPT_CRLF: a->crlf = 1; break;
 		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
 		case 'x': a->hexdump = 1; break;
 		default:
@@ -112,10 +116,15 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		    "(one connection, one COMMAND)");
 	if (a->hexdump && a->cmd)
 		die(EXIT_USAGE, "cannot use --hexdump with a COMMAND");
+	if (a->crlf && a->cmd)
+		die(EXIT_USAGE, "cannot use --crlf with a COMMAND");
 	if (a->ready_fd == 1 && !a->cmd)
 		die(EXIT_USAGE, "--ready-fd: 1 is standard output, which carries "
 		    "the connection without a COMMAND");
 	opt_addr(&a->addr, a->addr_arg, ADDR_LISTEN);
+	if (a->crlf && a->addr.type != SOCK_STREAM)
+		die(EXIT_USAGE, "--crlf: only for stream addresses, not '%s'",
+		    a->addr_arg);
 	if (a->addr.type == SOCK_DGRAM) {
 		/* no connection to end: serve until a signal */
 		if (a->max_conns_set)
@@ -265,6 +274,8 @@ static int serve_stdio(const struct args *a, int sigfd)
 			pump_set_tap(&r.up, hexdump_tap, &hx_up);
 			pump_set_tap(&r.down, hexdump_tap, &hx_down);
 		}
+		if (a->crlf)
+			pump_set_crlf(&r.up);
 		r.end_on_down_eof = isatty(0);
 		struct pump *failed = NULL;
 		int rc = relay_run(&r, &failed);

@@ -267,11 +267,11 @@ $P half typed"
 	printf 'PING\r\n\033[2Jraw \000 bytes\377\n' >"$T/in"
 	run -0 run_to "$T/out" timeout 20 usock-connect "$T/e.sock" <"$T/in"
 	cmp "$T/in" "$T/out"
-	# -i needs a terminal on stdin; --crlf needs interactive mode
+	# -i needs a terminal on stdin; --raw needs interactive mode
 	run -2 --separate-stderr usock-connect -i "$T/e.sock" </dev/null
 	assert_equal "$stderr" 'usock-connect: --interactive: standard input is not a terminal'
-	run -2 --separate-stderr usock-connect --crlf "$T/e.sock" </dev/null
-	assert_regex "$stderr" '^usock-connect: --crlf: works only in interactive mode'
+	run -2 --separate-stderr usock-connect --raw "$T/e.sock" </dev/null
+	assert_regex "$stderr" '^usock-connect: --raw: works only in interactive mode'
 
 	# in a terminal, with stdin a pipe: no prompt, the bytes unchanged
 	peer_start --count 2 --after-eof 0.2 'bye\x1b[1m!\n'
@@ -329,7 +329,7 @@ $P half typed"
 	fi
 	run -2 --separate-stderr "$norl/usock-connect" -i "$T/s.sock"
 	assert_equal "$stderr" 'usock-connect: --interactive: line editing is not available in this build (built without readline)'
-	run -2 "$norl/usock-connect" --crlf "$T/s.sock" </dev/null
+	run -2 "$norl/usock-connect" --raw "$T/s.sock" </dev/null
 	run -0 "$norl/usock-connect" --help
 	assert_output --partial '--history'
 

@@ -81,6 +81,29 @@ void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 	p->adaptive = 0;
 }
 
+void pump_set_crlf(struct pump *p)
+{
+	p->crlf = 1;
+	p->mode = PUMP_COPY;
+	p->adaptive = 0;
+}
+
+/* Expand each LF of the N bytes at BUF (which has room for 2 N) to
+ * CR LF, in place; returns the new length. */
+static size_t crlf_expand(char *buf, size_t n)
+{
+	size_t lf = 0;
+	for (size_t i = 0; i < n; i++)
+		lf += buf[i] == '\n';
+	size_t j = n + lf;
+	for (size_t i = n; i-- > 0;) {
+		buf[--j] = buf[i];
+		if (buf[i] == '\n')
+			buf[--j] = '\r';
+	}
+	return n + lf;
+}
+
 static void pipe_close(int fds[2])
 {
 	close(fds[0]);
@@ -219,7 +242,8 @@ static int step_copy(struct pump *p)
 			return finish(p);
 		if (turn && p->in_block)
 			return PUMP_WANT_READ;
-		ssize_t n = read(p->in, scratch, sizeof scratch);
+		ssize_t n = read(p->in, scratch,
+				 p->crlf ? sizeof scratch / 2 : sizeof scratch);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -231,6 +255,8 @@ static int step_copy(struct pump *p)
 			p->eof = 1;
 			continue;
 		}
+		if (p->crlf)
+			n = (ssize_t)crlf_expand(scratch, (size_t)n);
 		if (p->tap)
 			p->tap(p->tap_ctx, scratch, (size_t)n);
 		size_t done = 0;

@@ -40,6 +40,7 @@ struct pump {
 	uint8_t in_block, out_block; /* blocking fds: one call per step */
 	uint8_t out_kind;    /* enum fd_kind of OUT, for delivering EOF */
 	uint8_t failed_in;   /* after -1: the input side failed, else output */
+	uint8_t crlf;        /* PUMP_COPY: each LF read goes out as CR LF */
 	uint8_t broken;      /* OUT went away (EPIPE): the direction ended
 	                        early and what it held was dropped */
 };
@@ -59,6 +60,8 @@ int pump_step(struct pump *p);
 /* Copy through a buffer and show each chunk to TAP (hexdump). */
 void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 		  void *ctx);
+/* Send each LF read as CR LF (nc -C); copies through a buffer. */
+void pump_set_crlf(struct pump *p);
 /* OUT can take no more (peer gone): end the direction if nothing is
  * held, else -1 with errno EPIPE. */
 int pump_abandon(struct pump *p);
