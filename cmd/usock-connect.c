@@ -20,7 +20,7 @@
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
-	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES
+	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES, OPT_KEEPALIVE
 };
 
 static const char usage_text[] =
@@ -39,6 +39,9 @@ static const char usage_text[] =
 	"      --crlf              send each LF as CR LF (typed lines or a pipe)\n"
 	"      --raw               show the peer's bytes as they are, unescaped\n"
 	"  -x, --hexdump           dump both directions to stderr\n"
+	"  -4, -6                  TCP: use IPv4 (IPv6) only, as tcp4: (tcp6:)\n"
+	"      --keepalive[=SECONDS]\n"
+	"                          TCP keepalive (idle time SECONDS, else the kernel's)\n"
 	"      --linger SECONDS    at input EOF send no EOF; print what arrives\n"
 	"                          until the peer closes or SECONDS pass silent\n"
 	"      --read-boundaries   unix-dgram:, unix-seqpacket: send one message per\n"
@@ -61,6 +64,7 @@ static const struct option longopts[] = {
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "hexdump", no_argument, NULL, 'x' },
 	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
 	{ "read-boundaries", no_argument, NULL, OPT_READ_BOUNDARIES },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
@@ -71,6 +75,8 @@ struct args {
 	const char *addr_arg;
 	int64_t wait_ms;     /* -1: do not wait */
 	int64_t timeout_ms;  /* -1: none */
+	int keepalive;       /* --keepalive: 0 off, -1 kernel's idle time, or s */
+	int family;          /* -4/-6: AF_INET or AF_INET6, or 0 */
 	int64_t linger_ms;   /* --linger, or 0: half-close at input EOF */
 	int probe;
 	int interactive;     /* -1: decide from the terminal */
@@ -131,7 +137,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	*a = (struct args){ .wait_ms = -1, .timeout_ms = -1, .interactive = -1 };
 	opterr = 0;
 	struct opt_iter it = OPT_ITER(argc, argv, 0);
-	while ((c = opt_next(&it, "+:w:zt:ixvqhV", longopts)) != -1) {
+	while ((c = opt_next(&it, "+:w:zt:ix46vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'w': a->wait_ms = opt_duration("--wait", optarg); break;
 		case 'z': a->probe = 1; break;
@@ -145,6 +151,12 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_RAW: a->raw = 1; break;
 		case 'x': a->hexdump = 1; break;
 		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
+		case OPT_KEEPALIVE:
+			a->keepalive = optarg ? (int)(opt_duration("--keepalive",
+							optarg) + 999) / 1000 : -1;
+			break;
+		case '4': a->family = AF_INET; break;
+		case '6': a->family = AF_INET6; break;
 		case OPT_READ_BOUNDARIES: a->per_read = 1; break;
 		default: opt_common(c, usage_text, argv);
 		}
@@ -169,7 +181,26 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (a->linger_ms)
 		a->interactive = 0; /* a script's option: no line editing */
 	a->addr_arg = argv[optind];
-	opt_addr(&a->addr, a->addr_arg, 0);
+	if (a->family || a->keepalive) {
+		/* TCP options: the address must be TCP, and -4/-6 narrow it */
+		const char *why;
+		if (addr_parse(&a->addr, a->addr_arg, 0, &why) < 0)
+			die(EXIT_USAGE, "address '%s': %s", a->addr_arg, why);
+		if (a->addr.kind != ADDR_TCP)
+			die(EXIT_USAGE, "%s: only for TCP addresses, not '%s'",
+			    a->family ? (a->family == AF_INET ? "-4" : "-6") :
+			    "--keepalive", a->addr_arg);
+		if (a->family && a->addr.family && a->addr.family != a->family)
+			die(EXIT_USAGE, "cannot use %s with '%s'",
+			    a->family == AF_INET ? "-4" : "-6", a->addr_arg);
+		if (a->family)
+			a->addr.family = a->family;
+		int usage;
+		if (addr_resolve(&a->addr, 0, &why, &usage) < 0)
+			die(usage ? EXIT_USAGE : 1, "address '%s': %s", a->addr_arg, why);
+	} else {
+		opt_addr(&a->addr, a->addr_arg, 0);
+	}
 	if (a->addr.type != SOCK_STREAM)
 		check_messages(a);
 	else if (a->per_read)
@@ -428,6 +459,8 @@ int main(int argc, char **argv)
 
 	int fd = open_connection(&a, name, sigfd);
 	log_verbose("connected to %s", name);
+	if (a.keepalive && sock_keepalive(fd, a.keepalive > 0 ? a.keepalive : 0) < 0)
+		die_sys(1, "--keepalive");
 	if (a.probe) {
 		close(fd);
 		return 0;

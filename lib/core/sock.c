@@ -1,6 +1,8 @@
 /* sock.c — connecting sockets: connect with a deadline, accept, and the
  * peer's credentials.  Listening is in listen.c. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -283,6 +285,17 @@ int sock_connect(const struct addr *a, int64_t deadline)
 	if (fd < 0 && errno == ENOTSOCK)
 		errno = ECONNREFUSED; /* what connect(2) itself says */
 	return fd;
+}
+
+int sock_keepalive(int fd, int idle_s)
+{
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0)
+		return -1;
+	if (idle_s > 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s) < 0)
+		return -1;
+	return 0;
 }
 
 int sock_retryable(int e)

@@ -92,6 +92,10 @@ int sock_connect(const struct addr *a, int64_t deadline);
 int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len);
 /* SO_PEERCRED of a UNIX socket; 0 or -1. */
 int sock_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/* Turn TCP keepalive on for FD; IDLE_S > 0 also sets the idle time
+ * before the first probe (TCP_KEEPIDLE, seconds), else the kernel's
+ * default (net.ipv4.tcp_keepalive_time) stays.  0 or -1 with errno. */
+int sock_keepalive(int fd, int idle_s);
 /* errno is worth retrying while waiting for an endpoint to appear */
 int sock_retryable(int e);
 
