@@ -295,6 +295,49 @@ static void refuse_loop(const struct args *a)
 	}
 }
 
+static char target_name[ADDR_STRLEN];
+
+/* One line per connection: under -v each one, else the failures. */
+static void print_end(void *ctx, const struct bridge_end *be)
+{
+	char peer[ADDR_STRLEN], why[160] = "";
+	(void)ctx;
+	if (log_level < 2 && be->relayed)
+		return;
+	sa_format(be->peer, be->peerlen, SOCK_STREAM, peer, sizeof peer);
+	if (be->err)
+		snprintf(why, sizeof why, " (%s)", usock_strerror(be->err));
+	fprintf(stderr, "%s: %s -> %s: %s%s; %llu byte%s up, %llu down, %.3f s\n",
+		log_prog, peer, target_name, be->how, why,
+		(unsigned long long)be->up, num_s(be->up),
+		(unsigned long long)be->down, (double)be->ms / 1000.0);
+}
+
+static void print_stats(void *ctx, const struct bridge_stats *st)
+{
+	(void)ctx;
+	fprintf(stderr, "%s: accepted %llu, active %llu, refused %llu, "
+		"failed %llu, completed %llu, bytes up %llu, down %llu\n",
+		log_prog, (unsigned long long)st->accepted,
+		(unsigned long long)st->active,
+		(unsigned long long)st->refused,
+		(unsigned long long)st->failed,
+		(unsigned long long)st->completed,
+		(unsigned long long)st->bytes_up,
+		(unsigned long long)st->bytes_down);
+}
+
+static void print_notice(void *ctx, int verbose, int err, const char *msg)
+{
+	(void)ctx;
+	if (verbose)
+		log_verbose("%s", msg);
+	else if (err)
+		log_warn("%s: %s", msg, usock_strerror(err));
+	else
+		log_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	static struct args a;
@@ -345,8 +388,8 @@ int main(int argc, char **argv)
 		fputs(lines, stderr);
 		fflush(stderr);
 	}
-	snprintf(status, sizeof status, "forwarding to %s",
-		 addr_format(&a.b.target, name, sizeof name));
+	addr_format(&a.b.target, target_name, sizeof target_name);
+	snprintf(status, sizeof status, "forwarding to %s", target_name);
 	if (notify.fd >= 0)
 		a.b.on_event = on_event;
 	static struct resolver res;
@@ -357,10 +400,12 @@ int main(int argc, char **argv)
 		const char *why;
 		resolve_update(&res, &a.b.target, now_ms(), &why); /* look up now */
 	}
+	a.b.on_end = print_end;
+	a.b.on_stats = print_stats;
+	a.b.on_notice = print_notice;
 	cli_ready(&a.ready_fd, &notify, lines, status);
-	log_verbose("forwarding to %s, at most %lu connection%s",
-		    addr_format(&a.b.target, name, sizeof name), a.b.max_conns,
-		    num_s(a.b.max_conns));
+	log_verbose("forwarding to %s, at most %lu connection%s", target_name,
+		    a.b.max_conns, num_s(a.b.max_conns));
 	if (bridge_run(&a.b) < 0)
 		die_sys(1, "event loop");
 	resolve_stop(&res);

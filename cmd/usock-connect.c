@@ -473,38 +473,38 @@ int main(int argc, char **argv)
 
 	stdio_prepare();
 
-	struct relay r = { .sigfd = sigfd, .idle_ms = a.timeout_ms };
+	struct relay r;
 	struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };
-	pump_init(&r.up, 0, fd);
-	pump_init(&r.down, fd, 1);
+	relay_init(&r, 0, 1, fd);
+	r.sigfd = sigfd;
+	r.idle_ms = a.timeout_ms;
 	if (a.hexdump) {
-		pump_set_tap(&r.up, hexdump_tap, &hx_up);
-		pump_set_tap(&r.down, hexdump_tap, &hx_down);
+		pump_set_tap(relay_up(&r), hexdump_tap, &hx_up);
+		pump_set_tap(relay_down(&r), hexdump_tap, &hx_down);
 	}
 	if (a.crlf)
-		pump_set_crlf(&r.up);
+		pump_set_crlf(relay_up(&r));
 	/* On a terminal there is no half-close to wait for: the session
 	 * ends when the peer does. */
 	r.end_on_down_eof = isatty(0);
 	if (a.linger_ms) {
-		r.up.keep_out = 1;
+		relay_up(&r)->keep_out = 1;
 		r.linger_ms = a.linger_ms;
 	}
 
 	struct pump *failed = NULL;
 	int rc = relay_run(&r, &failed);
-	pump_free(&r.up);
-	pump_free(&r.down);
 	switch (rc) {
 	case RELAY_OK:
 		log_verbose("closed: %llu byte%s sent, %llu received",
-			    (unsigned long long)r.up.bytes, num_s(r.up.bytes),
-			    (unsigned long long)r.down.bytes);
+			    (unsigned long long)relay_up(&r)->bytes,
+			    num_s(relay_up(&r)->bytes),
+			    (unsigned long long)relay_down(&r)->bytes);
 		return 0;
 	case RELAY_TIMEOUT:
 	{
 		char d[32];
-		die(EXIT_TIMEOUT, "%s: no traffic for %s", name,
+		die(EXIT_TIMEOUT, "%s: no traffic for %s; connection reset", name,
 		    num_format_duration(a.timeout_ms, d, sizeof d));
 	}
 	case RELAY_SIGNAL:
@@ -512,9 +512,9 @@ int main(int argc, char **argv)
 	default:
 		if (!failed)
 			die_sys(1, "poll");
-		if (failed == &r.up && failed->failed_in)
+		if (failed == relay_up(&r) && failed->failed_in)
 			die_sys(1, "read stdin");
-		if (failed == &r.down && !failed->failed_in)
+		if (failed == relay_down(&r) && !failed->failed_in)
 			die_sys(1, "write stdout");
 		die_sys(1, "%s %s", failed->failed_in ? "read" : "write", name);
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -264,25 +265,22 @@ static int serve_stdio(const struct args *a, int sigfd)
 		if (!a->keep)
 			sock_unlisten(&lst);
 
-		struct relay r = { .sigfd = sigfd, .idle_ms = -1 };
+		struct relay r;
 		struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };
-		pump_init(&r.up, 0, fd);
-		pump_init(&r.down, fd, 1);
-		r.up.eof = stdin_eof;
-		r.down.keep_out = a->keep;
+		relay_init(&r, 0, 1, fd);
+		r.sigfd = sigfd;
+		relay_up(&r)->eof = (uint8_t)stdin_eof;
+		relay_down(&r)->keep_out = (uint8_t)a->keep;
 		if (a->hexdump) {
-			pump_set_tap(&r.up, hexdump_tap, &hx_up);
-			pump_set_tap(&r.down, hexdump_tap, &hx_down);
+			pump_set_tap(relay_up(&r), hexdump_tap, &hx_up);
+			pump_set_tap(relay_down(&r), hexdump_tap, &hx_down);
 		}
 		if (a->crlf)
-			pump_set_crlf(&r.up);
+			pump_set_crlf(relay_up(&r));
 		r.end_on_down_eof = isatty(0);
 		struct pump *failed = NULL;
-		int rc = relay_run(&r, &failed);
-		stdin_eof = r.up.eof;
-		pump_free(&r.up);
-		pump_free(&r.down);
-		close(fd);
+		int rc = relay_run(&r, &failed); /* closes fd */
+		stdin_eof = relay_up(&r)->eof;
 		if (rc == RELAY_SIGNAL) {
 			cli_notify(&notify, "STOPPING=1", 1);
 			return 0;
@@ -291,9 +289,9 @@ static int serve_stdio(const struct args *a, int sigfd)
 		if (rc == RELAY_ERROR) {
 			if (!failed)
 				log_syserr("poll");
-			else if (failed == &r.up && failed->failed_in)
+			else if (failed == relay_up(&r) && failed->failed_in)
 				log_syserr("read stdin");
-			else if (failed == &r.down && !failed->failed_in)
+			else if (failed == relay_down(&r) && !failed->failed_in)
 				log_syserr("write stdout");
 			else
 				log_syserr("%s %s", failed->failed_in ? "read" : "write", peer);
@@ -301,8 +299,9 @@ static int serve_stdio(const struct args *a, int sigfd)
 				return 1;
 		} else {
 			log_verbose("%s closed: %llu byte%s sent, %llu received", peer,
-				    (unsigned long long)r.up.bytes, num_s(r.up.bytes),
-				    (unsigned long long)r.down.bytes);
+				    (unsigned long long)relay_up(&r)->bytes,
+				    num_s(relay_up(&r)->bytes),
+				    (unsigned long long)relay_down(&r)->bytes);
 		}
 		if (!a->keep)
 			return 0;
@@ -393,19 +392,163 @@ static int status_code(int st)
 	return 1;
 }
 
+/* A connection handed to a COMMAND.  The parent keeps its own handle
+ * on the socket: when COMMAND exits it sends EOF and closes with a
+ * lingering close (conn.h), so input COMMAND left unread never makes the
+ * kernel reset the connection and destroy the answer. */
+struct child {
+	pid_t pid;           /* 0 once COMMAND has exited */
+	int fd;
+	struct conn_linger lg;
+};
+
+static struct child *kids;
+static size_t nkids, kids_cap;
+
+static int add_child(pid_t pid, int fd)
+{
+	if (nkids == kids_cap) {
+		size_t cap = kids_cap ? kids_cap * 2 : 16;
+		struct child *k = realloc(kids, cap * sizeof *k);
+		if (!k)
+			return -1;
+		kids = k;
+		kids_cap = cap;
+	}
+	kids[nkids++] = (struct child){ .pid = pid, .fd = fd };
+	return 0;
+}
+
+static void drop_child(size_t i)
+{
+	close(kids[i].fd);
+	kids[i] = kids[--nkids];
+}
+
+/* COMMAND of kids[I] exited: end the connection.  A COMMAND that asked
+ * for a reset (SO_LINGER 0, as usock-connect does to pass one on) gets
+ * it; otherwise EOF, then the lingering close.  1 if kids[I] is gone. */
+static int child_exited(size_t i, int64_t now)
+{
+	struct child *k = &kids[i];
+	struct linger lg = { 0, 0 };
+	socklen_t sl = sizeof lg;
+
+	k->pid = 0;
+	if (getsockopt(k->fd, SOL_SOCKET, SO_LINGER, &lg, &sl) == 0 &&
+	    lg.l_onoff && lg.l_linger == 0) {
+		drop_child(i);
+		return 1;
+	}
+	shutdown(k->fd, SHUT_WR);
+	if (conn_linger_begin(&k->lg, k->fd, now)) {
+		drop_child(i);
+		return 1;
+	}
+	return 0;
+}
+
+static void reap(unsigned long *active, int *last)
+{
+	int st;
+	pid_t p;
+	int64_t now = now_ms();
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		(*active)--;
+		*last = status_code(st);
+		log_verbose("command %d ended with status %d", (int)p, *last);
+		for (size_t i = 0; i < nkids; i++)
+			if (kids[i].pid == p) {
+				child_exited(i, now);
+				break;
+			}
+	}
+}
+
+/* Accept one client and start COMMAND for it. */
+static void spawn(const struct args *a, unsigned long *active,
+		  unsigned long *served)
+{
+	char peer[ADDR_STRLEN];
+	pid_t pid = 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int fd = take(peer, sizeof peer, &pid, &uid, &gid);
+	if (fd < 0)
+		return;
+	pid_t child = fork();
+	if (child == 0)
+		run_child(a, fd, peer, pid, uid, gid);
+	if (child < 0 || add_child(child, fd) < 0) {
+		if (child < 0)
+			log_syserr("fork");
+		close(fd);
+	}
+	if (child > 0) {
+		(*active)++;
+		(*served)++;
+		notify_status(*active, *served);
+	}
+	if (!a->keep && *served)
+		sock_unlisten(&lst);
+}
+
+/* Poll set: the signalfd, the listener when accepting, and every
+ * connection in its lingering close; returns how many, *TIMEOUT the
+ * nearest linger deadline. */
+static int poll_set(struct pollfd *pfd, size_t max, int sigfd, int accepting,
+		    int *timeout)
+{
+	int n = 0;
+	int64_t now = now_ms(), next = -1;
+	pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
+	pfd[n++] = (struct pollfd){ accepting ? lst.fd : -1, POLLIN, 0 };
+	for (size_t i = 0; i < nkids && (size_t)n < max; i++) {
+		if (kids[i].pid)
+			continue;
+		pfd[n++] = (struct pollfd){ kids[i].fd, POLLIN, 0 };
+		int64_t d = conn_linger_deadline(&kids[i].lg);
+		if (next < 0 || d < next)
+			next = d;
+	}
+	*timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+	return n;
+}
+
+/* Go on with every lingering close that is due or has input. */
+static void linger_all(void)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < nkids;) {
+		if (!kids[i].pid && conn_linger_step(&kids[i].lg, now))
+			drop_child(i);
+		else
+			i++;
+	}
+}
+
+static int lingering(void)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (!kids[i].pid)
+			return 1;
+	return 0;
+}
+
 static int serve_commands(const struct args *a, int sigfd)
 {
 	unsigned long active = 0, served = 0;
 	int last = 0;
-	char peer[ADDR_STRLEN];
+	struct pollfd pfd[256];
 
 	for (;;) {
-		if (!a->keep && served && !active)
+		if (!a->keep && served && !active && !lingering())
 			return last;
 		int accepting = lst.fd >= 0 && active < a->max_conns;
-		struct pollfd pfd[2] = { { sigfd, POLLIN, 0 },
-					 { lst.fd, POLLIN, 0 } };
-		if (poll(pfd, accepting ? 2 : 1, -1) < 0) {
+		int timeout;
+		int n = poll_set(pfd, sizeof pfd / sizeof *pfd, sigfd, accepting,
+				 &timeout);
+		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			die_sys(1, "poll");
@@ -417,36 +560,12 @@ static int serve_commands(const struct args *a, int sigfd)
 				cli_notify(&notify, "STOPPING=1", 1);
 				return a->keep || !served ? 0 : last;
 			}
-			int st;
-			pid_t p;
-			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-				active--;
-				last = status_code(st);
-				log_verbose("command %d ended with status %d", (int)p, last);
-			}
+			reap(&active, &last);
 			notify_status(active, served);
 		}
-		if (accepting && pfd[1].revents) {
-			pid_t pid = 0;
-			uid_t uid = 0;
-			gid_t gid = 0;
-			int fd = take(peer, sizeof peer, &pid, &uid, &gid);
-			if (fd < 0)
-				continue;
-			pid_t child = fork();
-			if (child == 0)
-				run_child(a, fd, peer, pid, uid, gid);
-			if (child < 0)
-				log_syserr("fork");
-			else {
-				active++;
-				served++;
-				notify_status(active, served);
-			}
-			close(fd);
-			if (!a->keep && served)
-				sock_unlisten(&lst);
-		}
+		linger_all();
+		if (accepting && pfd[1].revents)
+			spawn(a, &active, &served);
 	}
 }
 

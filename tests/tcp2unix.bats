@@ -318,9 +318,11 @@ proxy_check() {
 	start_bg $CLIENT "$HOSTPORT" --no-half-close --out "$T/drip.out"
 	local drip=$BG_PID
 	t0=$(now_ms)
-	run -0 timeout 10 $CLIENT "$idle" --no-half-close
+	# a cut connection looks cut: a reset, never a clean EOF
+	run -1 --separate-stderr timeout 10 $CLIENT "$idle" --no-half-close
+	assert_regex "$stderr" 'Connection reset by peer'
 	elapsed_between $(($(now_ms) - t0)) 800 3000
-	wait_file_line "$idle_err" ': idle timeout; 0 bytes up, 0 down, 1\.[0-9]+ s$'
+	wait_file_line "$idle_err" ': idle timeout, reset \(cut: up and down open\); 0 bytes up, 0 down, 1\.[0-9]+ s$'
 	wait_pid "$drip" 10
 	assert_equal "$(cat "$T/drip.out")" "01234"
 	wait_file_line "$BERR" ': closed; 0 bytes up, 5 down, '
@@ -335,7 +337,8 @@ connect_timeout() {
 	start_bridge -v --connect-timeout 1 0 "$1"
 	local t0
 	t0=$(now_ms)
-	run -1 --separate-stderr timeout 10 usock-connect "$HOSTPORT" </dev/null
+	# a request and a half-close: the client waits for its answer
+	run -1 --separate-stderr timeout 10 usock-connect "$HOSTPORT" <<<"request"
 	assert_output ""
 	assert_regex "$stderr" 'Connection reset by peer'
 	elapsed_between $(($(now_ms) - t0)) 900 3000
@@ -450,7 +453,7 @@ connect_timeout() {
 	kill -TERM "$BPID"
 	expect_exit 0 "$BPID" 10
 	elapsed_between $(($(now_ms) - t0)) 400 3000
-	wait_file_line "$BERR" ': drain deadline; 0 bytes up, 0 down, '
+	wait_file_line "$BERR" ': drain deadline, reset \(cut: up and down open\); 0 bytes up, 0 down, '
 
 	start_bridge -v "$T/front2.sock" "$T/idle.sock" # the default drain: 30 s
 	start_bg $CLIENT "$T/front2.sock" --no-half-close
@@ -461,7 +464,7 @@ connect_timeout() {
 	kill -TERM "$BPID"
 	expect_exit 0 "$BPID" 10
 	elapsed_between $(($(now_ms) - t0)) 0 2000
-	wait_file_line "$BERR" ': drain deadline; '
+	wait_file_line "$BERR" ': drain deadline, reset '
 }
 
 @test "SIGUSR1: counters on stderr" {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 
 #include "core/addr.h"
-#include "core/relay.h"
 #include "core/sock.h"
 #include "core/sys.h"
 

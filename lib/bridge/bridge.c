@@ -1,9 +1,12 @@
 /* bridge.c — the engine of tcp2unix: one epoll loop accepting clients,
- * connecting each to the target without blocking, and relaying both
- * directions with half-close, backpressure and bounded memory. */
+ * connecting each to the target without blocking, and driving each
+ * connection's core (core/conn.h: half-close, resets passed on, the
+ * lingering close) with backpressure and bounded memory.  It prints
+ * nothing: what it has to say goes through the caller's hooks. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,7 @@
 
 #include "bridge.h"
 #include "loop.h"
-#include "cli/cli.h"
+#include "core/num.h"
 
 #define TAG_MAX     64      /* epoll tags below this are not connections */
 #define TAG_SIGNAL  63
@@ -24,17 +27,18 @@
 #define RETRY_MS    5       /* retry a UNIX target whose backlog is full */
 #define PAUSE_MS    100     /* accept pause after EMFILE and kin */
 
-enum { C_CONNECTING, C_RETRY, C_RELAY, C_DEAD };
+enum { C_CONNECTING, C_RETRY, C_RELAY, C_CLOSING, C_DEAD };
 
-struct conn {
-	struct conn *prev, *next;  /* in one of the engine's time lists */
-	struct pump up, down;      /* client to target, target to client */
+/* One client and its target.  Until the target answers, cfd and tfd are
+ * the engine's; from then on the connection core (cc) owns them. */
+struct client {
+	struct client *prev, *next; /* in one of the engine's time lists */
+	struct conn cc;            /* side 0 the client, side 1 the target */
 	int cfd, tfd;
 	int64_t start, last;
 	char *hdr;                 /* PROXY header still to send, or NULL */
 	uint16_t hdr_len, hdr_off;
 	uint8_t state, ai;         /* ai: which target address is tried */
-	uint8_t up_want, down_want;
 	uint32_t cev, tev;         /* events registered, or NOREG */
 	socklen_t peerlen;
 	struct sockaddr_storage peer;
@@ -43,7 +47,7 @@ struct conn {
 #define NOREG 0xffffffffu
 
 struct list {
-	struct conn *head, *tail;
+	struct client *head, *tail;
 };
 
 struct engine {
@@ -52,6 +56,7 @@ struct engine {
 	struct list connecting;    /* by start: connect deadline */
 	struct list retrying;
 	struct list relaying;      /* by last traffic: idle deadline */
+	struct list closing;       /* lingering or passing a reset on */
 	struct list dead;          /* closed, freed after the event batch */
 	struct pipe_pool pool;
 	int accepting;             /* listeners registered for EPOLLIN */
@@ -62,7 +67,7 @@ struct engine {
 	struct loop_conns loops;   /* our TCP target sockets, for loops */
 };
 
-static void list_add(struct list *l, struct conn *c)
+static void list_add(struct list *l, struct client *c)
 {
 	c->next = NULL;
 	c->prev = l->tail;
@@ -73,7 +78,7 @@ static void list_add(struct list *l, struct conn *c)
 	l->tail = c;
 }
 
-static void list_del(struct list *l, struct conn *c)
+static void list_del(struct list *l, struct client *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -86,15 +91,16 @@ static void list_del(struct list *l, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-static struct list *list_of(struct engine *e, struct conn *c)
+static struct list *list_of(struct engine *e, struct client *c)
 {
 	return c->state == C_CONNECTING ? &e->connecting :
 	       c->state == C_RETRY ? &e->retrying :
-	       c->state == C_RELAY ? &e->relaying : &e->dead;
+	       c->state == C_RELAY ? &e->relaying :
+	       c->state == C_CLOSING ? &e->closing : &e->dead;
 }
 
 /* Register, change or drop the epoll interest of one fd. */
-static void set_events(struct engine *e, struct conn *c, int target,
+static void set_events(struct engine *e, struct client *c, int target,
 		       uint32_t ev)
 {
 	uint32_t *cur = target ? &c->tev : &c->cev;
@@ -136,42 +142,98 @@ static void close_reset(int fd)
 	close(fd);
 }
 
-static void conn_close(struct engine *e, struct conn *c, const char *how,
-		       int err)
+static void notice(struct engine *e, int verbose, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Tell the caller something (a formatted message, an errno or 0). */
+static void notice(struct engine *e, int verbose, int err, const char *fmt, ...)
 {
 	struct bridge *b = e->b;
-	char peer[ADDR_STRLEN];
+	char msg[512];
+	va_list ap;
+	if (!b->on_notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	b->on_notice(b->hook_ctx, verbose, err, msg);
+}
+
+/* How a relayed connection ended, for the log; *ERR gets the errno. */
+static const char *ending(const struct conn *cc, int *err)
+{
+	*err = 0;
+	if (cc->end[1] == CONN_RESET || cc->end[0] == CONN_RESET) {
+		int i = cc->end[1] == CONN_RESET ? 1 : 0;
+		*err = cc->err[i];
+		return i ? "target failed" : "client failed";
+	}
+	if (cc->end[0] == CONN_GONE && cc->err[0])
+		return "closed, target stopped reading";
+	if (cc->end[1] == CONN_GONE && cc->err[1])
+		return "closed, client stopped reading";
+	return "closed";
+}
+
+/* "idle timeout" becomes "idle timeout, reset (cut: down open)": a cut
+ * connection says which directions were still moving. */
+static const char *cut_how(const struct client *c, const char *how,
+			   char *buf, size_t n)
+{
+	const uint8_t *o = c->cc.cut_open;
+	snprintf(buf, n, "%s, reset (cut: %s)", how,
+		 o[0] && o[1] ? "up and down open" : o[0] ? "up open" :
+		 o[1] ? "down open" : "lingering close");
+	return buf;
+}
+
+/* End C: close what it holds and report it.  HOW NULL: the connection
+ * core ended it and says how; else C is cut (relaying) or failed
+ * (before relaying) for reason HOW, errno ERR. */
+static void client_close(struct engine *e, struct client *c, const char *how,
+			 int err)
+{
+	struct bridge *b = e->b;
+	char buf[96];
+	int relayed = c->state == C_RELAY || c->state == C_CLOSING;
 
 	list_del(list_of(e, c), c);
-	/* closing an fd takes it out of the epoll set; a client whose
-	 * target never answered is reset, not given an empty answer */
-	if (c->cfd >= 0 && c->state != C_RELAY)
-		close_reset(c->cfd);
-	else if (c->cfd >= 0)
-		close(c->cfd);
-	if (c->tfd >= 0) {
-		loop_forget(&e->loops, c->tfd);
-		close(c->tfd);
+	if (relayed) {
+		if (!how) {
+			how = ending(&c->cc, &err);
+		} else {
+			conn_abort(&c->cc);
+			how = cut_how(c, how, buf, sizeof buf);
+		}
+		loop_forget(&e->loops, c->cc.side[1].wfd);
+		/* closing an fd takes it out of the epoll set */
+		conn_close(&c->cc);
+		conn_free(&c->cc);
+		b->st.completed++;
+	} else {
+		/* a client whose target never answered is reset, not given
+		 * an empty answer */
+		if (c->cfd >= 0)
+			close_reset(c->cfd);
+		if (c->tfd >= 0) {
+			loop_forget(&e->loops, c->tfd);
+			close(c->tfd);
+		}
 	}
 	c->cfd = c->tfd = -1;
-	pump_free(&c->up);
-	pump_free(&c->down);
-	b->st.bytes_up += c->up.bytes;
-	b->st.bytes_down += c->down.bytes;
+	uint64_t up = relayed ? c->cc.dir[0].bytes : 0;
+	uint64_t down = relayed ? c->cc.dir[1].bytes : 0;
+	b->st.bytes_up += up;
+	b->st.bytes_down += down;
 	b->st.active--;
-	if (c->state == C_RELAY)
-		b->st.completed++;
-	if (log_level >= 2 || c->state != C_RELAY) {
-		sa_format((struct sockaddr *)&c->peer, c->peerlen, SOCK_STREAM,
-			  peer, sizeof peer);
-		char why[160] = "";
-		if (err)
-			snprintf(why, sizeof why, " (%s)", usock_strerror(err));
-		fprintf(stderr, "%s: %s -> %s: %s%s; %llu byte%s up, %llu down, "
-			"%.3f s\n", log_prog, peer, e->target_name, how, why,
-			(unsigned long long)c->up.bytes, num_s(c->up.bytes),
-			(unsigned long long)c->down.bytes,
-			(double)(now_ms() - c->start) / 1000.0);
+	if (b->on_end) {
+		struct bridge_end be = {
+			.peer = (const struct sockaddr *)&c->peer,
+			.peerlen = c->peerlen, .how = how, .err = err,
+			.relayed = relayed, .up = up, .down = down,
+			.ms = now_ms() - c->start,
+		};
+		b->on_end(b->hook_ctx, &be);
 	}
 	free(c->hdr);
 	c->hdr = NULL;
@@ -183,7 +245,7 @@ static void conn_close(struct engine *e, struct conn *c, const char *how,
 
 static void free_dead(struct engine *e)
 {
-	struct conn *c;
+	struct client *c;
 	while ((c = e->dead.head)) {
 		/* the head moves on before C is freed */
 		list_del(&e->dead, c); // NOLINT(clang-analyzer-unix.Malloc)
@@ -202,7 +264,7 @@ static void set_nodelay(int fd)
 /* Open a socket and start connecting C to the target address number
  * c->ai.  Returns 1 connected (a UNIX target answers at once), 0 in
  * progress, or -1 with errno. */
-static int target_start(struct engine *e, struct conn *c)
+static int target_start(struct engine *e, struct client *c)
 {
 	const struct addr *t = &e->b->target;
 	int pending;
@@ -221,9 +283,9 @@ static int target_start(struct engine *e, struct conn *c)
 /* Put C into L after the connections that started no later than it: a
  * retried connect keeps its first start time, so the list stays in
  * deadline order.  Retried connections are old: the walk is short. */
-static void list_insert_by_start(struct list *l, struct conn *c)
+static void list_insert_by_start(struct list *l, struct client *c)
 {
-	struct conn *at = l->head;
+	struct client *at = l->head;
 	while (at && at->start <= c->start)
 		at = at->next;
 	if (!at) {
@@ -239,27 +301,28 @@ static void list_insert_by_start(struct list *l, struct conn *c)
 	at->prev = c;
 }
 
-static void relay_interest(struct engine *e, struct conn *c)
+/* Watch what the connection core asks for on both fds. */
+static void relay_interest(struct engine *e, struct client *c)
 {
 	uint32_t cev = 0, tev = 0;
 	if (c->hdr) {
 		tev = EPOLLOUT;
 	} else {
-		if (c->up_want & PUMP_WANT_READ)
+		if (conn_want_rd(&c->cc, 0))
 			cev |= EPOLLIN;
-		if (c->up_want & PUMP_WANT_WRITE)
-			tev |= EPOLLOUT;
-		if (c->down_want & PUMP_WANT_READ)
-			tev |= EPOLLIN;
-		if (c->down_want & PUMP_WANT_WRITE)
+		if (conn_want_wr(&c->cc, 0))
 			cev |= EPOLLOUT;
+		if (conn_want_rd(&c->cc, 1))
+			tev |= EPOLLIN;
+		if (conn_want_wr(&c->cc, 1))
+			tev |= EPOLLOUT;
 	}
 	set_events(e, c, 0, cev);
 	set_events(e, c, 1, tev);
 }
 
 /* Send what is left of the PROXY header: 1 sent, 0 later, -1 error. */
-static int send_header(struct conn *c)
+static int send_header(struct client *c)
 {
 	while (c->hdr_off < c->hdr_len) {
 		ssize_t n = send(c->tfd, c->hdr + c->hdr_off,
@@ -277,27 +340,28 @@ static int send_header(struct conn *c)
 	return 1;
 }
 
-static void start_relay(struct engine *e, struct conn *c, int64_t now)
+static void start_relay(struct engine *e, struct client *c, int64_t now)
 {
+	if (c->hdr && send_header(c) < 0) {
+		e->b->st.failed++;
+		client_close(e, c, "target failed", errno);
+		return;
+	}
 	list_del(list_of(e, c), c);
 	c->state = C_RELAY;
 	c->last = now;
 	list_add(&e->relaying, c);
-	pump_init_adaptive(&c->up, c->cfd, c->tfd, &e->pool);
-	pump_init_adaptive(&c->down, c->tfd, c->cfd, &e->pool);
-	c->up_want = c->down_want = PUMP_WANT_READ;
-	if (c->hdr && send_header(c) < 0) {
-		conn_close(e, c, "target failed", errno);
-		return;
-	}
+	int tcp = (c->peer.ss_family != AF_UNIX) |
+		  (e->b->target.sa[c->ai].ss_family != AF_UNIX) << 1;
+	conn_init_sockets(&c->cc, c->cfd, c->tfd, tcp, &e->pool);
 	relay_interest(e, c);
 }
 
-static void target_connect(struct engine *e, struct conn *c, int64_t now);
+static void target_connect(struct engine *e, struct client *c, int64_t now);
 
 /* A connect failed with ERR: try the next address, wait for room in a
  * UNIX backlog, or give up on this client. */
-static void connect_failed(struct engine *e, struct conn *c, int err,
+static void connect_failed(struct engine *e, struct client *c, int err,
 			   int64_t now)
 {
 	set_events(e, c, 1, NOREG);
@@ -323,12 +387,12 @@ static void connect_failed(struct engine *e, struct conn *c, int err,
 		return;
 	}
 	e->b->st.failed++;
-	conn_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
+	client_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
 }
 
 /* Connect C (in the connecting list) to the target: relay at once when
  * the target answered, else wait for it, else handle the failure. */
-static void target_connect(struct engine *e, struct conn *c, int64_t now)
+static void target_connect(struct engine *e, struct client *c, int64_t now)
 {
 	struct bridge *b = e->b;
 	if (b->resolver && c->ai == 0) {
@@ -343,7 +407,7 @@ static void target_connect(struct engine *e, struct conn *c, int64_t now)
 			b->st.failed++;
 			snprintf(how, sizeof how, "target name does not resolve: %s",
 				 why);
-			conn_close(e, c, how, 0);
+			client_close(e, c, how, 0);
 			return;
 		}
 	}
@@ -384,7 +448,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		    errno == ENOMEM) {
 			/* out of descriptors: pause instead of spinning */
 			if (now >= e->paused_until + 1000)
-				log_syserr("accept (pausing)");
+				notice(e, 0, errno, "accept (pausing)");
 			e->paused_until = now + PAUSE_MS;
 			set_accepting(e, 0);
 			return 0;
@@ -396,7 +460,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 			return 1;
 		if (e->paused_until <= now) {
 			/* anything else: say so and do not spin on it */
-			log_syserr("accept");
+			notice(e, 0, errno, "accept");
 			e->paused_until = now + PAUSE_MS;
 			set_accepting(e, 0);
 		}
@@ -408,8 +472,8 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	if ((ss.ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
 	    loop_is_own(&e->loops, fd, (struct sockaddr *)&ss)) {
 		b->st.refused++;
-		log_warn("refused: a connection from this bridge itself "
-			 "(the target %s leads back to it)", e->target_name);
+		notice(e, 0, 0, "refused: a connection from this bridge itself "
+		       "(the target %s leads back to it)", e->target_name);
 		close_reset(fd);
 		return 1;
 	}
@@ -420,11 +484,11 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		char peer[ADDR_STRLEN];
 		b->st.refused++;
 		sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, sizeof peer);
-		log_warn("%s: refused: not in --allow", peer);
+		notice(e, 0, 0, "%s: refused: not in --allow", peer);
 		close_reset(fd);
 		return 1;
 	}
-	struct conn *c = calloc(1, sizeof *c);
+	struct client *c = calloc(1, sizeof *c);
 	if (!c) {
 		b->st.failed++;
 		close(fd);
@@ -437,8 +501,6 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	c->peer = ss;
 	c->peerlen = len;
 	c->state = C_CONNECTING;
-	pump_init_adaptive(&c->up, -1, -1, NULL);
-	pump_init_adaptive(&c->down, -1, -1, NULL);
 	list_add(&e->connecting, c);
 	b->st.active++;
 	if (b->proxy) {
@@ -456,21 +518,56 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 			c->hdr_len = (uint16_t)n;
 		}
 	}
-	/* watch the client for hang-ups only until the target answers */
-	set_events(e, c, 0, 0);
+	/* watch the client only for leaving until the target answers */
+	set_events(e, c, 0, EPOLLRDHUP);
 	target_connect(e, c, now);
 	update_accepting(e, now);
 	return 1;
 }
 
-static void conn_event(struct engine *e, struct conn *c, int target,
-		       uint32_t ev, int64_t now)
+/* The client of a pending connect hung up, or sent its last byte: a
+ * client that half-closed with a request queued waits for its answer,
+ * one that sent nothing and closed (or reset) has left. */
+static int client_left(struct client *c, uint32_t ev)
+{
+	char b;
+	if (ev & (EPOLLHUP | EPOLLERR))
+		return 1;
+	return recv(c->cfd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* A connection's move to the closing phase, or out of the core. */
+static void after_io(struct engine *e, struct client *c, int64_t now,
+		     uint64_t before)
+{
+	if (c->cc.phase == CONN_DONE) {
+		client_close(e, c, NULL, 0);
+		return;
+	}
+	if (c->cc.phase == CONN_CLOSING && c->state == C_RELAY) {
+		list_del(&e->relaying, c);
+		c->state = C_CLOSING;
+		list_add(&e->closing, c);
+	} else if (c->state == C_RELAY &&
+		   c->cc.dir[0].bytes + c->cc.dir[1].bytes != before) {
+		c->last = now;
+		list_del(&e->relaying, c);
+		list_add(&e->relaying, c);
+	}
+	relay_interest(e, c);
+}
+
+static void client_event(struct engine *e, struct client *c, int target,
+			 uint32_t ev, int64_t now)
 {
 	if (c->state == C_CONNECTING) {
 		if (!target) {
-			/* the client left before the target answered */
-			if (ev & (EPOLLHUP | EPOLLERR))
-				conn_close(e, c, "client left", 0);
+			if (client_left(c, ev)) {
+				e->b->st.failed++;
+				client_close(e, c, "client left", 0);
+			} else {
+				set_events(e, c, 0, 0); /* a half-close: wait */
+			}
 			return;
 		}
 		int err = 0;
@@ -482,69 +579,33 @@ static void conn_event(struct engine *e, struct conn *c, int target,
 			start_relay(e, c, now);
 		return;
 	}
-	if (c->state != C_RELAY)
+	if (c->state != C_RELAY && c->state != C_CLOSING)
 		return;
 	if (c->hdr) {
 		if (!target)
 			return;
 		int r = send_header(c);
 		if (r < 0)
-			conn_close(e, c, "target failed", errno);
+			client_close(e, c, "target failed", errno);
 		else if (r > 0)
 			relay_interest(e, c);
 		return;
 	}
-
-	uint64_t before = c->up.bytes + c->down.bytes;
-	struct pump *in_side = target ? &c->down : &c->up;   /* reads this fd */
-	struct pump *out_side = target ? &c->up : &c->down;  /* writes this fd */
-	uint8_t *in_want = target ? &c->down_want : &c->up_want;
-	uint8_t *out_want = target ? &c->up_want : &c->down_want;
-	int r;
-
-	if (!out_side->done && (ev & EPOLLOUT || ev & EPOLLERR) &&
-	    (*out_want & PUMP_WANT_WRITE)) {
-		r = pump_step(out_side);
-		if (r < 0)
-			goto failed;
-		*out_want = (uint8_t)r;
-	} else if (!out_side->done && (ev & (EPOLLHUP | EPOLLERR)) &&
-		   !(*out_want & PUMP_WANT_WRITE)) {
-		/* this side can take no more: end that direction */
-		if (pump_abandon(out_side) < 0)
-			goto failed;
-		*out_want = 0;
-	}
-	if (!in_side->done && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-	    (*in_want & PUMP_WANT_READ)) {
-		r = pump_step(in_side);
-		if (r < 0) {
-			out_side = in_side;
-			goto failed;
-		}
-		*in_want = (uint8_t)r;
-	}
-	/* a step that freed room may let the other direction go on */
-	if (c->up.done && c->down.done) {
-		conn_close(e, c, c->up.broken ? "closed, target stopped reading" :
-			   c->down.broken ? "closed, client stopped reading" :
-			   "closed", 0);
+	unsigned cev = 0;
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		cev |= CONN_RD;
+	if (ev & EPOLLOUT)
+		cev |= CONN_WR;
+	if (ev & (EPOLLHUP | EPOLLERR))
+		cev |= CONN_HUP;
+	uint64_t before = c->cc.dir[0].bytes + c->cc.dir[1].bytes;
+	conn_io(&c->cc, target, cev, now);
+	if (c->state == C_DEAD)
 		return;
-	}
-	if (c->up.bytes + c->down.bytes != before) {
-		c->last = now;
-		list_del(&e->relaying, c);
-		list_add(&e->relaying, c);
-	}
-	relay_interest(e, c);
-	if ((ev & (EPOLLHUP | EPOLLERR)) && !(target ? c->tev : c->cev))
+	after_io(e, c, now, before);
+	if (c->state != C_DEAD && (ev & (EPOLLHUP | EPOLLERR)) &&
+	    !(target ? c->tev : c->cev))
 		set_events(e, c, target, NOREG); /* nothing more to learn here */
-	return;
-
-failed:;
-	int err = errno;
-	int client_side = (out_side == &c->up) == !!out_side->failed_in;
-	conn_close(e, c, client_side ? "client failed" : "target failed", err);
 }
 
 /* Expire connects, retry busy targets, close idle connections.
@@ -556,10 +617,10 @@ static int64_t timers(struct engine *e, int64_t now)
 #define SOONER(t) do { int64_t d_ = (t) - now; if (d_ < 0) d_ = 0; \
 		if (next < 0 || d_ < next) next = d_; } while (0)
 
-	struct conn *c;
+	struct client *c;
 	while ((c = e->connecting.head) && now - c->start >= b->connect_ms) {
 		b->st.failed++;
-		conn_close(e, c, "connect timeout", 0);
+		client_close(e, c, "connect timeout", 0);
 	}
 	if (e->connecting.head)
 		SOONER(e->connecting.head->start + b->connect_ms);
@@ -574,9 +635,9 @@ static int64_t timers(struct engine *e, int64_t now)
 		if (now - c->start >= b->connect_ms) {
 			b->st.failed++;
 			if (b->resolver && !b->target.nsa)
-				conn_close(e, c, "target name lookup timed out", 0);
+				client_close(e, c, "target name lookup timed out", 0);
 			else
-				conn_close(e, c, "target busy", EAGAIN);
+				client_close(e, c, "target busy", EAGAIN);
 		} else {
 			target_connect(e, c, now);
 		}
@@ -587,9 +648,26 @@ static int64_t timers(struct engine *e, int64_t now)
 	if (b->idle_ms >= 0) {
 		while (e->relaying.head &&
 		       now - e->relaying.head->last >= b->idle_ms)
-			conn_close(e, e->relaying.head, "idle timeout", 0);
+			client_close(e, e->relaying.head, "idle timeout", 0);
 		if (e->relaying.head)
 			SOONER(e->relaying.head->last + b->idle_ms);
+	}
+	/* the closing phase: lingering closes, resets waiting to go */
+	struct client *nx;
+	for (c = e->closing.head; c; c = nx) {
+		nx = c->next;
+		int64_t d = conn_deadline(&c->cc);
+		if (d >= 0 && d <= now) {
+			conn_tick(&c->cc, now);
+			if (c->cc.phase == CONN_DONE) {
+				client_close(e, c, NULL, 0);
+				continue;
+			}
+			relay_interest(e, c);
+			d = conn_deadline(&c->cc);
+		}
+		if (d >= 0)
+			SOONER(d);
 	}
 	if (e->paused_until > now)
 		SOONER(e->paused_until);
@@ -597,19 +675,6 @@ static int64_t timers(struct engine *e, int64_t now)
 		SOONER(e->drain_deadline);
 	return next;
 #undef SOONER
-}
-
-static void print_stats(const struct bridge *b)
-{
-	fprintf(stderr, "%s: accepted %llu, active %llu, refused %llu, "
-		"failed %llu, completed %llu, bytes up %llu, down %llu\n",
-		log_prog, (unsigned long long)b->st.accepted,
-		(unsigned long long)b->st.active,
-		(unsigned long long)b->st.refused,
-		(unsigned long long)b->st.failed,
-		(unsigned long long)b->st.completed,
-		(unsigned long long)b->st.bytes_up,
-		(unsigned long long)b->st.bytes_down);
 }
 
 static void stop(struct engine *e, int64_t now)
@@ -627,8 +692,8 @@ static void stop(struct engine *e, int64_t now)
 	}
 	e->stopping = 1;
 	e->drain_deadline = now + b->drain_ms;
-	log_verbose("stopping: %llu connection%s to drain",
-		    (unsigned long long)b->st.active, num_s(b->st.active));
+	notice(e, 1, 0, "stopping: %llu connection%s to drain",
+	       (unsigned long long)b->st.active, num_s(b->st.active));
 	if (b->on_event)
 		b->on_event(b->event_ctx, b, BRIDGE_STOPPING);
 }
@@ -653,7 +718,7 @@ static int stats_changed(const struct bridge_stats *a,
 static void close_all(struct engine *e, struct list *l, const char *how)
 {
 	while (l->head)
-		conn_close(e, l->head, how, 0);
+		client_close(e, l->head, how, 0);
 }
 
 int bridge_run(struct bridge *b)
@@ -665,7 +730,7 @@ int bridge_run(struct bridge *b)
 	addr_format(&b->target, e.target_name, sizeof e.target_name);
 	/* without the table, a run-time TCP loop is bounded by -c only */
 	if (b->target.kind == ADDR_TCP && loop_conns_init(&e.loops) < 0)
-		log_warn("no memory to watch for connection loops");
+		notice(&e, 0, 0, "no memory to watch for connection loops");
 	e.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (e.ep < 0)
 		return -1;
@@ -684,11 +749,12 @@ int bridge_run(struct bridge *b)
 
 	for (;;) {
 		int64_t now = now_ms();
-		if (e.stopping && (!b->st.active || now >= e.drain_deadline))
-			break;
 		if (!e.accepting && !e.stopping && now >= e.paused_until)
 			update_accepting(&e, now);
 		int64_t wait = timers(&e, now);
+		/* the drain ends with the last connection, however it ended */
+		if (e.stopping && (!b->st.active || now >= e.drain_deadline))
+			break;
 		if (b->on_event && stats_changed(&told, &b->st)) {
 			if (now - told_at >= 1000) {
 				told = b->st;
@@ -704,8 +770,8 @@ int bridge_run(struct bridge *b)
 		}
 		if (b->exit_idle_ms > 0 && !e.stopping && !b->st.active) {
 			if (now - idle_since >= b->exit_idle_ms && !queued(b)) {
-				log_verbose("no connection for %lld ms: exiting",
-					    (long long)b->exit_idle_ms);
+				notice(&e, 1, 0, "no connection for %lld ms: exiting",
+				       (long long)b->exit_idle_ms);
 				if (b->on_event)
 					b->on_event(b->event_ctx, b, BRIDGE_IDLE_EXIT);
 				stop(&e, now);
@@ -729,8 +795,8 @@ int bridge_run(struct bridge *b)
 			uint64_t tag = ev[i].data.u64;
 			if (tag == TAG_SIGNAL) {
 				int s = sig_read(b->sigfd);
-				if (s == SIGUSR1)
-					print_stats(b);
+				if (s == SIGUSR1 && b->on_stats)
+					b->on_stats(b->hook_ctx, &b->st);
 				else if ((s == SIGINT || s == SIGTERM) && !e.stopping)
 					stop(&e, now);
 				else if (s == SIGINT || s == SIGTERM)
@@ -742,9 +808,9 @@ int bridge_run(struct bridge *b)
 					if (!accept_one(&e, b->lfd[tag], now))
 						break;
 			} else {
-				struct conn *c = (struct conn *)(uintptr_t)(tag & ~(uint64_t)1);
+				struct client *c = (struct client *)(uintptr_t)(tag & ~(uint64_t)1);
 				if (c->state != C_DEAD)
-					conn_event(&e, c, (int)(tag & 1), ev[i].events, now);
+					client_event(&e, c, (int)(tag & 1), ev[i].events, now);
 			}
 		}
 		free_dead(&e);
@@ -753,9 +819,10 @@ int bridge_run(struct bridge *b)
 	close_all(&e, &e.connecting, "drain deadline");
 	close_all(&e, &e.retrying, "drain deadline");
 	close_all(&e, &e.relaying, "drain deadline");
+	close_all(&e, &e.closing, "drain deadline");
 	free_dead(&e);
 	if (left)
-		log_warn("drain deadline: closed %d connections", left);
+		notice(&e, 0, 0, "drain deadline: closed %d connections", left);
 	pipe_pool_drain(&e.pool);
 	loop_conns_free(&e.loops);
 	close(e.ep);

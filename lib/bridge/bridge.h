@@ -30,6 +30,19 @@ enum bridge_event {
 	BRIDGE_IDLE_EXIT, /* exit_idle_ms passed without a connection */
 };
 
+/* One connection's end, for the caller's log. */
+struct bridge_end {
+	const struct sockaddr *peer;
+	socklen_t peerlen;
+	const char *how;           /* "closed", "target refused", "idle
+	                              timeout, reset (cut: down open)", ... */
+	int err;                   /* errno behind HOW, or 0 */
+	int relayed;               /* 0: it failed before relaying */
+	uint64_t up, down;         /* bytes written to the target, and to
+	                              the client (less what a reset lost) */
+	int64_t ms;                /* how long it lasted */
+};
+
 struct bridge {
 	/* set by the caller */
 	struct addr target;
@@ -51,6 +64,12 @@ struct bridge {
 	void (*on_event)(void *ctx, const struct bridge *b,
 			 enum bridge_event ev);  /* or NULL */
 	void *event_ctx;
+	/* hooks (each may be NULL): the engine prints nothing itself */
+	void (*on_end)(void *ctx, const struct bridge_end *be);
+	void (*on_stats)(void *ctx, const struct bridge_stats *st); /* SIGUSR1 */
+	/* an event worth a line: VERBOSE 1 only under -v; ERR an errno or 0 */
+	void (*on_notice)(void *ctx, int verbose, int err, const char *msg);
+	void *hook_ctx;
 	/* kept by the engine */
 	struct bridge_stats st;
 };

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "pump.h"
 
 #define SPLICE_CHUNK (1 << 20)
 #define SCRATCH      (64 << 10)
@@ -45,6 +45,7 @@ void pump_init(struct pump *p, int in, int out)
 	p->in_block = is_blocking(in);
 	p->out_block = is_blocking(out);
 	p->out_kind = (uint8_t)ko;
+	p->in_kind = (uint8_t)ki;
 	/* FD_OTHER (a character device such as /dev/null) may splice; if
 	 * it refuses, the first step falls back to copying */
 	int in_ok = ki == FD_PIPE || ki == FD_SOCKET || ki == FD_FILE;
@@ -67,7 +68,7 @@ void pump_init_adaptive(struct pump *p, int in, int out,
 			struct pipe_pool *pool)
 {
 	init_common(p, in, out);
-	p->out_kind = FD_SOCKET;
+	p->out_kind = p->in_kind = FD_SOCKET;
 	p->adaptive = 1;
 	p->pool = pool;
 }
@@ -319,12 +320,15 @@ static int step_splice(struct pump *p)
 			p->mode = PUMP_COPY;
 			return step_copy(p);
 		}
-		/* which side failed: ask the output */
-		int e = errno, so = 0;
-		socklen_t sl = sizeof so;
-		int in_side = !(e == EPIPE ||
-				(getsockopt(p->out, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so));
-		errno = so ? so : e;
+		/* which side failed: EPIPE is the output's; a connection's
+		 * errors are the socket end's; others the non-socket end's */
+		int e = errno;
+		int conn_err = e == ECONNRESET || e == ENOTCONN || e == ETIMEDOUT ||
+			       e == ECONNABORTED || e == EHOSTUNREACH ||
+			       e == ENETUNREACH;
+		int in_side = e == EPIPE ? 0 :
+			      p->in_kind == FD_SOCKET ? conn_err :
+			      p->out_kind == FD_SOCKET ? !conn_err : 1;
 		return fail(p, in_side);
 	}
 	return PUMP_WANT_READ;
@@ -403,16 +407,7 @@ static int step(struct pump *p);
 
 int pump_step(struct pump *p)
 {
-	if (p->done)
-		return 0;
-	int r = step(p);
-	if (r < 0 && !p->failed_in && errno == EPIPE) {
-		p->broken = 1;
-		p->done = 1;
-		pump_free(p);
-		return 0;
-	}
-	return r;
+	return p->done ? 0 : step(p);
 }
 
 static int step(struct pump *p)
@@ -429,15 +424,4 @@ static int step(struct pump *p)
 	if (p->mode == PUMP_SPLICE)
 		return step_splice(p);
 	return step_copy(p);
-}
-
-int pump_abandon(struct pump *p)
-{
-	if (p->len || p->inpipe) {
-		errno = EPIPE;
-		return fail(p, 0);
-	}
-	p->done = 1;
-	pump_free(p);
-	return 0;
 }
