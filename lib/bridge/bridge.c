@@ -560,7 +560,7 @@ static void after_io(struct engine *e, struct client *c, int64_t now,
 static void client_event(struct engine *e, struct client *c, int target,
 			 uint32_t ev, int64_t now)
 {
-	if (c->state == C_CONNECTING) {
+	if (c->state == C_CONNECTING || c->state == C_RETRY) {
 		if (!target) {
 			if (client_left(c, ev)) {
 				e->b->st.failed++;
@@ -570,6 +570,8 @@ static void client_event(struct engine *e, struct client *c, int target,
 			}
 			return;
 		}
+		if (c->state == C_RETRY)
+			return;
 		int err = 0;
 		socklen_t sl = sizeof err;
 		getsockopt(c->tfd, SOL_SOCKET, SO_ERROR, &err, &sl);

@@ -388,8 +388,17 @@ void conn_close(struct conn *c)
 {
 	for (int s = 0; s < 2; s++) {
 		struct conn_side *sd = &c->side[s];
-		if (!sd->own || sd->wfd < 0)
+		if (sd->wfd < 0)
 			continue;
+		if (!sd->own) {
+			/* a socket on stdio (usock-listen's COMMAND): the reset
+			 * happens at its last close, ours or the lender's */
+			if (sd->rst && sd->wsock) {
+				struct linger lg = { 1, 0 };
+				setsockopt(sd->wfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+			}
+			continue;
+		}
 		if (sd->rst && sd->wsock) {
 			/* what TCP had not delivered is lost with the reset:
 			 * count only what the peer got */

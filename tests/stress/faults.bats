@@ -110,7 +110,9 @@ lines_at_least() {
 	socks=$(fd_count "$BPID" socket)
 	t0=$(now_ms)
 	for i in $(seq 10); do
-		start_bg timeout 5 usock-connect "$HOSTPORT" </dev/null >"$T/out$i"
+		# each sends a request and waits (one that sends nothing and
+		# closes while the target connect is pending has left)
+		start_bg timeout 5 usock-connect "$HOSTPORT" <<<"request" >"$T/out$i"
 		pids+=("$BG_PID")
 	done
 	for i in "${pids[@]}"; do
