@@ -201,6 +201,8 @@ static void output_failed(struct conn *c, int i, int err)
 {
 	struct conn_side *o = &c->side[1 - i];
 
+	if (o->local && !err)
+		err = EPIPE;  /* even idle, the exchange is cut short */
 	dir_end(c, i, CONN_GONE, err);
 	if (o->local) {
 		/* a local output gone (stdout's reader left): nothing the
