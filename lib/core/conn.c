@@ -71,9 +71,7 @@ int conn_linger_begin(struct conn_linger *l, int fd, int64_t now)
 {
 	memset(l, 0, sizeof *l);
 	l->fd = fd;
-	l->tcp = (uint8_t)is_tcp(fd);
-	l->start = l->last = l->next_check = now;
-	l->check_ms = 1;
+	l->start = l->last = now;
 	return conn_linger_step(l, now);
 }
 
@@ -84,22 +82,11 @@ int conn_linger_step(struct conn_linger *l, int64_t now)
 		l->eof = 1;
 	if (got)
 		l->last = now;
-	if (l->eof || now - l->start >= CONN_LINGER_MS ||
-	    now - l->last >= CONN_LINGER_IDLE_MS)
-		return 1;
-	/* TCP: once the peer acknowledged all we sent and our FIN, a
-	 * reset can no longer destroy any of it (the peer reads what it
-	 * holds, then EOF).  UNIX: what we sent is already in the peer's
-	 * queue, but closing on unread input would turn its EOF into
-	 * ECONNRESET, so only EOF or the bounds end it. */
-	if (l->tcp && now >= l->next_check) {
-		if (outq(l->fd) == 0)
-			return 1;
-		l->next_check = now + l->check_ms;
-		if (l->check_ms < CHECK_MAX_MS)
-			l->check_ms *= 2;
-	}
-	return 0;
+	/* not sooner: a peer still sending when we close gets a reset, which
+	 * for UNIX turns its coming EOF into ECONNRESET and for TCP fails
+	 * the upload of a client that is about to read a whole answer */
+	return l->eof || now - l->start >= CONN_LINGER_MS ||
+	       now - l->last >= CONN_LINGER_IDLE_MS;
 }
 
 int64_t conn_linger_deadline(const struct conn_linger *l)
@@ -107,8 +94,6 @@ int64_t conn_linger_deadline(const struct conn_linger *l)
 	int64_t d = l->start + CONN_LINGER_MS;
 	if (l->last + CONN_LINGER_IDLE_MS < d)
 		d = l->last + CONN_LINGER_IDLE_MS;
-	if (l->tcp && l->next_check < d)
-		d = l->next_check;
 	return d;
 }
 

@@ -36,19 +36,17 @@ enum conn_end {
  * input with a reset that destroys what was delivered. */
 struct conn_linger {
 	int fd;
-	uint8_t tcp;         /* SIOCOUTQ tells when the peer has it all */
 	uint8_t eof;         /* the peer's input ended (EOF or error) */
-	int check_ms;        /* TCP: next SIOCOUTQ check after this long */
-	int64_t start, last, next_check;
+	int64_t start, last; /* when it began, when a byte last came */
 };
 
 /* Start lingering on socket FD at NOW (ms).  Returns 1 when FD may be
  * closed at once (nothing more to wait for), 0 to wait: then watch FD
  * for input and call conn_linger_step() on input or at conn_linger_deadline(). */
 int conn_linger_begin(struct conn_linger *l, int fd, int64_t now);
-/* Discard what FD holds and check the end conditions: the peer's EOF,
- * for TCP all our data and FIN acknowledged (SIOCOUTQ 0), nothing read
- * for CONN_LINGER_IDLE_MS, or CONN_LINGER_MS in all.  1: close now. */
+/* Discard what FD holds and check the end conditions: the peer's EOF
+ * (or an error), nothing read for CONN_LINGER_IDLE_MS, or CONN_LINGER_MS
+ * in all.  1: close now. */
 int conn_linger_step(struct conn_linger *l, int64_t now);
 /* When conn_linger_step() must next run (ms, monotonic). */
 int64_t conn_linger_deadline(const struct conn_linger *l);
