@@ -20,7 +20,10 @@ setup() {
 #   listen    client -UNIX-> usock-listen, the target on its stdio
 #   command   client -UNIX-> usock-listen -- TARGET (the target's stdio is
 #             the connection)
-#   command-tcp  the same over TCP, compared with a direct TCP connection
+#   command-tcp  the same over TCP (compared with the direct UNIX run too:
+#             a direct TCP target that closes on unread input loses the end
+#             of its own answer to the kernel's reset, which is the very loss
+#             the relays must not have)
 #   chain     client -TCP-> usock-listen -- usock-connect -> UNIX target
 ALL_PATHS="t2u t2u-pp connect listen command command-tcp chain"
 
@@ -108,7 +111,6 @@ matrix() {
 	local ending=$1 tries=$2 path fam i diff bad="" pids=() d
 	shift 2
 	direct "$ending" unix "$T/direct-unix"
-	[[ " $* " != *" command-tcp "* ]] || direct "$ending" tcp "$T/direct-tcp"
 	for ((i = 1; i <= tries; i++)); do
 		pids=()
 		for path in "$@"; do
@@ -123,7 +125,6 @@ matrix() {
 		done
 		for path in "$@"; do
 			fam=unix
-			[ "$path" = command-tcp ] && fam=tcp
 			d=$T/$path-$i
 			[ -f "$d/r.c" ] && [ -f "$d/r.t" ] || continue
 			if ! diff=$("${PEER[@]}" compare "$ending" "$T/direct-$fam/r" "$d/r"); then

@@ -59,7 +59,7 @@ static int delivering(int fd)
 
 static int is_tcp(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof ss;
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
 	       (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
