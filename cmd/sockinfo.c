@@ -356,8 +356,19 @@ static const char *state_color(const struct inspect_report *r)
 static const char *address_of(const struct inspect_report *r)
 {
 	static char buf[ADDR_STRLEN];
+	static struct addr a;
+	int typed = r->type == SOCK_DGRAM || r->type == SOCK_SEQPACKET;
 	if (r->kind == ADDR_UNIX && r->path) {
-		snprintf(buf, sizeof buf, "unix:%s", E(r->path));
+		/* the printer adds unix-dgram: or unix-seqpacket: for those
+		 * types, so the address reads back as the same kind of socket */
+		a.kind = ADDR_UNIX;
+		a.type = typed ? r->type : SOCK_STREAM;
+		snprintf(a.path, sizeof a.path, "%s", r->path);
+		return addr_format(&a, buf, sizeof buf);
+	}
+	if (r->kind == ADDR_ABSTRACT && typed && r->address && r->address[0] == '@') {
+		snprintf(buf, sizeof buf, "%s%s", r->type == SOCK_DGRAM ?
+			 "unix-dgram:" : "unix-seqpacket:", r->address);
 		return buf;
 	}
 	return r->address;

@@ -319,6 +319,13 @@ seqpacket listening false"
 	run -1 as_nobody "$BIN/usock-connect" unix-seqpacket:"$T/qclosed.sock" <<<x
 	run -0 as_nobody "$BIN/usock-connect" unix-dgram:"$T/open.sock" <<<sent-by-nobody
 	wait_until 10 grep -qx sent-by-nobody "$T/open.out"
+	# the addresses sockinfo prints name the socket type, so they connect
+	run -0 sockinfo --json "$T/open.sock" "$T/qclosed.sock"
+	assert_equal "$(jq -r '.[].address' <<<"$output")" \
+		"unix-dgram:$T/open.sock
+unix-seqpacket:$T/qclosed.sock"
+	run -0 usock-connect "$(jq -r '.[0].address' <<<"$output")" <<<by-printed-address
+	wait_until 10 grep -qx by-printed-address "$T/open.out"
 }
 
 @test "tcp2unix refuses dgram and seqpacket addresses: exit 2, says a stream has no boundaries" {
