@@ -60,6 +60,9 @@ struct engine {
 	struct list dead;          /* closed, freed after the event batch */
 	struct pipe_pool pool;
 	int accepting;             /* listeners registered for EPOLLIN */
+	int batch;                 /* accept4() calls per wake-up, 1..ACCEPT_BATCH */
+	uint64_t turn, full_turn;  /* epoll_wait() calls; the last that took
+	                              a full batch */
 	int64_t paused_until;      /* after EMFILE: accept again then */
 	int stopping;
 	int64_t drain_deadline;
@@ -340,6 +343,9 @@ static int send_header(struct client *c)
 	return 1;
 }
 
+static void client_event(struct engine *e, struct client *c, int target,
+			 uint32_t ev, int64_t now);
+
 static void start_relay(struct engine *e, struct client *c, int64_t now)
 {
 	if (c->hdr && send_header(c) < 0) {
@@ -355,6 +361,10 @@ static void start_relay(struct engine *e, struct client *c, int64_t now)
 		  (e->b->target.sa[c->ai].ss_family != AF_UNIX) << 1;
 	conn_init_sockets(&c->cc, c->cfd, c->tfd, tcp, &e->pool);
 	relay_interest(e, c);
+	/* most clients speak first, and by now their request is usually
+	 * here: relay it without waiting for the next turn of the loop */
+	if (!c->hdr)
+		client_event(e, c, 0, EPOLLIN, now);
 }
 
 static void target_connect(struct engine *e, struct client *c, int64_t now);
@@ -518,11 +528,32 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 			c->hdr_len = (uint16_t)n;
 		}
 	}
-	/* watch the client only for leaving until the target answers */
-	set_events(e, c, 0, EPOLLRDHUP);
 	target_connect(e, c, now);
+	/* until the target answers, watch the client only for leaving (a
+	 * UNIX target usually answered at once: then it is relaying) */
+	if (c->state == C_CONNECTING || c->state == C_RETRY)
+		set_events(e, c, 0, EPOLLRDHUP);
 	update_accepting(e, now);
 	return 1;
+}
+
+/* Accept what LFD has queued, up to e->batch clients.  A batch that
+ * ends in EAGAIN shrinks to what was there, so that a listener with one
+ * client per wake-up costs no failing accept4(); a full batch with the
+ * listener still ready at the next wake-up doubles it.  Readiness is
+ * level-triggered: whatever is left is reported again. */
+static void accept_some(struct engine *e, int lfd, int64_t now)
+{
+	int k = 0;
+	while (k < e->batch && e->accepting && accept_one(e, lfd, now))
+		k++;
+	if (k < e->batch) {
+		e->batch = k > 1 ? k : 1;
+		return;
+	}
+	if (e->full_turn + 1 == e->turn && e->batch < ACCEPT_BATCH)
+		e->batch *= 2;
+	e->full_turn = e->turn;
 }
 
 /* The client of a pending connect hung up, or sent its last byte: a
@@ -729,6 +760,7 @@ int bridge_run(struct bridge *b)
 	struct epoll_event ev[128];
 
 	e.pool.max = 64;
+	e.batch = 1;
 	addr_format(&b->target, e.target_name, sizeof e.target_name);
 	/* without the table, a run-time TCP loop is bounded by -c only */
 	if (b->target.kind == ADDR_TCP && loop_conns_init(&e.loops) < 0)
@@ -793,6 +825,7 @@ int bridge_run(struct bridge *b)
 			return -1;
 		}
 		now = now_ms();
+		e.turn++;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
 			if (tag == TAG_SIGNAL) {
@@ -806,9 +839,7 @@ int bridge_run(struct bridge *b)
 			} else if (tag < TAG_MAX) {
 				if (e.stopping || (int)tag >= b->nlfd)
 					continue;
-				for (int k = 0; k < ACCEPT_BATCH && e.accepting; k++)
-					if (!accept_one(&e, b->lfd[tag], now))
-						break;
+				accept_some(&e, b->lfd[tag], now);
 			} else {
 				struct client *c = (struct client *)(uintptr_t)(tag & ~(uint64_t)1);
 				if (c->state != C_DEAD)

@@ -218,6 +218,13 @@ static void dir_run(struct conn *c, int i)
 	struct pump *p = &c->dir[i];
 	if (c->end[i])
 		return;
+	/* the other direction is over: once this one ends too, the output
+	 * is closed at once (nothing to linger on, no reset to wait for),
+	 * and that close is the EOF; a shutdown() first would add nothing */
+	struct conn_side *o = &c->side[1 - i];
+	if (c->end[1 - i] == CONN_EOF && o->own && o->wsock && !o->rst &&
+	    !c->side[i].discard)
+		p->keep_out = 1;
 	int r = pump_step(p);
 	if (r < 0) {
 		int e = errno;
