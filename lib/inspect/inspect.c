@@ -342,18 +342,6 @@ static void tally_file(struct inspect_ctx *c, const struct inspect_report *r,
 	}
 }
 
-static const char *file_kind(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG: return "regular file";
-	case S_IFDIR: return "directory";
-	case S_IFLNK: return "symbolic link";
-	case S_IFIFO: return "named pipe (FIFO)";
-	case S_IFCHR: return "character device";
-	case S_IFBLK: return "block device";
-	}
-	return "file";
-}
 
 static void report_start(struct inspect_report *r, enum addr_kind kind)
 {
@@ -460,7 +448,7 @@ void inspect_path(struct inspect_ctx *c, const char *path,
 	r->has_stat = 1;
 	if (!S_ISSOCK(st.st_mode)) {
 		r->state = INSPECT_NOT_SOCKET;
-		set(&r->note, "a %s", file_kind(st.st_mode));
+		set(&r->note, "a %s", file_kind_name(st.st_mode));
 		return;
 	}
 	struct perm_acl acl;
