@@ -105,9 +105,12 @@ endif
 deps:
 	$(Q)tests/deps.sh install
 
+# the bats suites make check runs (SUITES=tests/waits.bats for one)
+SUITES ?= tests/ tests/stress/
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all unit
-	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) tests/ tests/stress/
+	$(Q)USOCK_BIN=$(CURDIR)/$(BUILD)/bin bats $(BATSFLAGS) $(SUITES)
 
 # The stdio tools' suites under valgrind memcheck: make check-valgrind
 # (or make check VALGRIND=1); any error or leak fails the run.
