@@ -197,9 +197,7 @@ static void parse_words(struct args *a, int n, char **w)
 		/* addr_arg[0..naddr) were set above */
 		opt_addr(&a->addr[k], addr_arg[k], // NOLINT(clang-analyzer-core.CallAndMessage)
 			 a->serve ? ADDR_LISTEN : 0);
-		if (a->addr[k].type != SOCK_STREAM)
-			die(EXIT_USAGE, "address '%s': only stream sockets are "
-			    "supported", log_esc(addr_arg[k]));
+		opt_stream_only(&a->addr[k], addr_arg[k], "usock-bench measures");
 	}
 }
 
@@ -288,25 +286,19 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		o->size = o->request_len;
 }
 
-/* Give this process as many descriptors as it may have, at least NEED
- * if the hard limit allows. */
-static void raise_nofile(unsigned long need)
+/* Give this process as many descriptors as it may have when it has
+ * fewer than NEED, and say so when the hard limit is below NEED. */
+static void need_nofile(unsigned long need)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+	rlim_t n = fd_raise_limit(need);
+	if (n != RLIM_INFINITY && n < need)
 		log_warn("%lu connections need about %lu descriptors; the hard "
-			 "limit is %llu", need - 32, need,
-			 (unsigned long long)rl.rlim_cur);
+			 "limit is %llu", need - 32, need, (unsigned long long)n);
 }
 
 static void listen_all(struct args *a)
 {
-	struct listen_opts lo = { .backlog = 4096, .uid = (uid_t)-1,
-				  .gid = (gid_t)-1 };
+	struct listen_opts lo = LISTEN_OPTS(4096);
 	static char lines[2 * (ADDR_STRLEN + 1)];
 	for (int i = 0; i < a->naddr; i++) {
 		char name[ADDR_STRLEN];
@@ -531,7 +523,8 @@ int main(int argc, char **argv)
 		compare_addresses(&a);
 	atexit(cleanup);
 	if (a.serve) {
-		raise_nofile(0);
+		/* a server cannot know how many will come: all it may have */
+		fd_raise_limit(RLIM_INFINITY);
 		listen_all(&a);
 		if (!a.has_mode)
 			return serve_here(&a, nlst);
@@ -540,7 +533,7 @@ int main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		serve_child(&a);
 	}
-	raise_nofile(a.bo.conns + 32);
+	need_nofile(a.bo.conns + 32);
 	if (isatty(2) && !a.json && log_level > 0)
 		a.bo.progress = progress;
 	a.bo.held = on_held;

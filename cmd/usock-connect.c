@@ -189,15 +189,16 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		if (a->addr.kind != ADDR_TCP)
 			die(EXIT_USAGE, "%s: only for TCP addresses, not '%s'",
 			    a->family ? (a->family == AF_INET ? "-4" : "-6") :
-			    "--keepalive", a->addr_arg);
+			    "--keepalive", log_esc(a->addr_arg));
 		if (a->family && a->addr.family && a->addr.family != a->family)
 			die(EXIT_USAGE, "cannot use %s with '%s'",
-			    a->family == AF_INET ? "-4" : "-6", a->addr_arg);
+			    a->family == AF_INET ? "-4" : "-6", log_esc(a->addr_arg));
 		if (a->family)
 			a->addr.family = a->family;
 		int usage;
 		if (addr_resolve(&a->addr, 0, &why, &usage) < 0)
-			die(usage ? EXIT_USAGE : 1, "address '%s': %s", a->addr_arg, why);
+			die(usage ? EXIT_USAGE : 1, "address '%s': %s",
+			    log_esc(a->addr_arg), why);
 	} else {
 		opt_addr(&a->addr, a->addr_arg, 0);
 	}
@@ -473,33 +474,23 @@ int main(int argc, char **argv)
 
 	stdio_prepare();
 
-	struct relay r;
-	struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };
-	relay_init(&r, 0, 1, fd);
-	r.sigfd = sigfd;
-	r.idle_ms = a.timeout_ms;
-	if (a.hexdump) {
-		pump_set_tap(relay_up(&r), hexdump_tap, &hx_up);
-		pump_set_tap(relay_down(&r), hexdump_tap, &hx_down);
-	}
-	if (a.crlf)
-		pump_set_crlf(relay_up(&r));
-	/* On a terminal there is no half-close to wait for: the session
-	 * ends when the peer does. */
-	r.end_on_down_eof = isatty(0);
+	struct stdio_relay s;
+	struct relay *r = &s.r;
+	cli_stdio_relay(&s, fd, sigfd, a.hexdump, a.crlf);
+	r->idle_ms = a.timeout_ms;
 	if (a.linger_ms) {
-		relay_up(&r)->keep_out = 1;
-		r.linger_ms = a.linger_ms;
+		relay_up(r)->keep_out = 1;
+		r->linger_ms = a.linger_ms;
 	}
 
 	struct pump *failed = NULL;
-	int rc = relay_run(&r, &failed);
+	int rc = relay_run(r, &failed);
 	switch (rc) {
 	case RELAY_OK:
 		log_verbose("closed: %llu byte%s sent, %llu received",
-			    (unsigned long long)relay_up(&r)->bytes,
-			    num_s(relay_up(&r)->bytes),
-			    (unsigned long long)relay_down(&r)->bytes);
+			    (unsigned long long)relay_up(r)->bytes,
+			    num_s(relay_up(r)->bytes),
+			    (unsigned long long)relay_down(r)->bytes);
 		return 0;
 	case RELAY_TIMEOUT:
 	{
@@ -508,14 +499,9 @@ int main(int argc, char **argv)
 		    num_format_duration(a.timeout_ms, d, sizeof d));
 	}
 	case RELAY_SIGNAL:
-		return 128 + r.signo;
+		return 128 + r->signo;
 	default:
-		if (!failed)
-			die_sys(1, "poll");
-		if (failed == relay_up(&r) && failed->failed_in)
-			die_sys(1, "read stdin");
-		if (failed == relay_down(&r) && !failed->failed_in)
-			die_sys(1, "write stdout");
-		die_sys(1, "%s %s", failed->failed_in ? "read" : "write", name);
+		cli_relay_error(r, failed, name);
+		exit(1);
 	}
 }

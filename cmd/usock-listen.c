@@ -81,8 +81,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	*a = (struct args){ .max_conns = 256, .ready_fd = -1 };
 	opterr = 0;
 	struct opt_iter it = OPT_ITER(argc, argv, 1);
-	a->lo = (struct listen_opts){ .backlog = 128, .uid = (uid_t)-1,
-				      .gid = (gid_t)-1 };
+	a->lo = LISTEN_OPTS(128);
 	while ((c = opt_next(&it, "+:kc:m:o:b:xvqhV", longopts)) != -1) {
 		switch (c) {
 		case 'k': a->keep = 1; break;
@@ -125,7 +124,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	opt_addr(&a->addr, a->addr_arg, ADDR_LISTEN);
 	if (a->crlf && a->addr.type != SOCK_STREAM)
 		die(EXIT_USAGE, "--crlf: only for stream addresses, not '%s'",
-		    a->addr_arg);
+		    log_esc(a->addr_arg));
 	if (a->addr.type == SOCK_DGRAM) {
 		/* no connection to end: serve until a signal */
 		if (a->max_conns_set)
@@ -200,8 +199,7 @@ static int take(char *peer, size_t n, pid_t *pid, uid_t *uid, gid_t *gid)
 	socklen_t len;
 	int fd = sock_accept(lst.fd, &ss, &len);
 	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
+		if (sock_accept_starved(errno)) {
 			log_syserr("accept");
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
@@ -265,43 +263,28 @@ static int serve_stdio(const struct args *a, int sigfd)
 		if (!a->keep)
 			sock_unlisten(&lst);
 
-		struct relay r;
-		struct hexdump hx_up = { 2, '>', 0 }, hx_down = { 2, '<', 0 };
-		relay_init(&r, 0, 1, fd);
-		r.sigfd = sigfd;
-		relay_up(&r)->eof = (uint8_t)stdin_eof;
-		relay_down(&r)->keep_out = (uint8_t)a->keep;
-		if (a->hexdump) {
-			pump_set_tap(relay_up(&r), hexdump_tap, &hx_up);
-			pump_set_tap(relay_down(&r), hexdump_tap, &hx_down);
-		}
-		if (a->crlf)
-			pump_set_crlf(relay_up(&r));
-		r.end_on_down_eof = isatty(0);
+		struct stdio_relay s;
+		struct relay *r = &s.r;
+		cli_stdio_relay(&s, fd, sigfd, a->hexdump, a->crlf);
+		relay_up(r)->eof = (uint8_t)stdin_eof;
+		relay_down(r)->keep_out = (uint8_t)a->keep;
 		struct pump *failed = NULL;
-		int rc = relay_run(&r, &failed); /* closes fd */
-		stdin_eof = relay_up(&r)->eof;
+		int rc = relay_run(r, &failed); /* closes fd */
+		stdin_eof = relay_up(r)->eof;
 		if (rc == RELAY_SIGNAL) {
 			cli_notify(&notify, "STOPPING=1", 1);
 			return 0;
 		}
 		notify_status(0, served);
 		if (rc == RELAY_ERROR) {
-			if (!failed)
-				log_syserr("poll");
-			else if (failed == relay_up(&r) && failed->failed_in)
-				log_syserr("read stdin");
-			else if (failed == relay_down(&r) && !failed->failed_in)
-				log_syserr("write stdout");
-			else
-				log_syserr("%s %s", failed->failed_in ? "read" : "write", peer);
+			cli_relay_error(r, failed, peer);
 			if (!a->keep)
 				return 1;
 		} else {
 			log_verbose("%s closed: %llu byte%s sent, %llu received", peer,
-				    (unsigned long long)relay_up(&r)->bytes,
-				    num_s(relay_up(&r)->bytes),
-				    (unsigned long long)relay_down(&r)->bytes);
+				    (unsigned long long)relay_up(r)->bytes,
+				    num_s(relay_up(r)->bytes),
+				    (unsigned long long)relay_down(r)->bytes);
 		}
 		if (!a->keep)
 			return 0;

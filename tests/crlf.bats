@@ -57,4 +57,7 @@ CONF
 	assert_equal "$stderr" "usock-listen: cannot use --crlf with a COMMAND"
 	run -2 --separate-stderr usock-connect --crlf -z "$T/s.sock"
 	assert_regex "$stderr" '^usock-connect: cannot use --probe with --crlf'
+	# the name in the refusal is printed escaped, as every name
+	run -2 --separate-stderr usock-listen --crlf "unix-dgram:$T/d"$'\e[2J'.sock
+	assert_equal "$stderr" "usock-listen: --crlf: only for stream addresses, not 'unix-dgram:$T/d\\x1b[2J.sock'"
 }

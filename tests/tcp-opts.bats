@@ -17,6 +17,8 @@ load helpers
 	assert_equal "$stderr" "usock-connect: cannot use -4 with '[::1]:$port'"
 	run -2 --separate-stderr usock-connect -6 "$T/x.sock"
 	assert_equal "$stderr" "usock-connect: -6: only for TCP addresses, not '$T/x.sock'"
+	run -2 --separate-stderr usock-connect -4 "$T/x"$'\e[2J'.sock
+	assert_equal "$stderr" "usock-connect: -4: only for TCP addresses, not '$T/x\\x1b[2J.sock'"
 }
 
 @test "--keepalive: the kernel keeps the connection's keepalive timer (ss shows it), with the idle time given" {

@@ -239,6 +239,32 @@ EOF
 	assert_not_exists "$T/x.sock"
 }
 
+@test "datagram and seqpacket addresses are refused: a stream has no message boundaries" {
+	bench "unix-dgram:$T/d.sock" latency
+	assert_failure 2
+	assert_equal "$stderr" "usock-bench: address 'unix-dgram:$T/d.sock': usock-bench measures byte streams only; a datagram socket keeps message boundaries that a stream does not have (use usock-connect or usock-listen for it)"
+	bench --serve echo "unix-seqpacket:$T/q"$'\e'"x.sock" latency
+	assert_failure 2
+	assert_regex "$stderr" "^usock-bench: address 'unix-seqpacket:$T/q\\\\x1bx.sock': usock-bench measures byte streams only; a seqpacket socket "
+	assert_not_exists "$T/d.sock"
+}
+
+@test "descriptor limit: a soft limit below the need is raised; a hard limit below it is reported" {
+	# soft 128, hard as it is: 200 connections need the raise, on both
+	# the measuring side and its --serve peer
+	[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 1024 ] ||
+		skip "hard descriptor limit below 1024"
+	run --separate-stderr timeout 30 bash -c "ulimit -Sn 128 && exec usock-bench --json --warmup 0 --serve echo 'unix:$T/h.sock' hold 200 -d 100ms"
+	assert_success
+	run -0 jq -e '.figures.connections == 200' <<<"$output"
+	refute_regex "$stderr" 'descriptors'
+	# hard 64: said once, then the run fails on its own error
+	run --separate-stderr timeout 30 bash -c "ulimit -n 64 && exec usock-bench 'unix:$T/none.sock' hold 100"
+	assert_failure 1
+	assert_equal "${stderr%%$'\n'*}" "usock-bench: 100 connections need about 132 descriptors; the hard limit is 64"
+	assert_equal "$(grep -c descriptors <<<"$stderr")" 1
+}
+
 @test "refused or missing endpoints: exit 1 with the reason, --wait gives 124" {
 	bench "unix:$T/none.sock" latency
 	assert_failure 1

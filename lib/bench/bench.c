@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,13 +165,6 @@ static void conn_end(struct bench *b, struct bconn *c)
 	b->active--;
 }
 
-static void set_nodelay(int fd, int family)
-{
-	int one = 1;
-	if (family == AF_INET || family == AF_INET6)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 static int unit_begin(struct bench *b, struct bconn *c);
 
 /* Is there another counted unit to begin? */
@@ -204,7 +196,7 @@ static int conn_open(struct bench *b, struct bconn *c)
 		c->fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (c->fd < 0)
 			return fail(b, c, "socket", NULL, errno);
-		set_nodelay(c->fd, fam);
+		sock_nodelay(c->fd, fam);
 		if (connect(c->fd, (struct sockaddr *)&b->peer, b->peerlen) < 0 &&
 		    errno != EINPROGRESS)
 			return fail(b, c, "connect", NULL, errno);
@@ -248,7 +240,7 @@ static int first_connect(struct bench *b)
 		b->peerlen = sizeof b->peer;
 		if (getpeername(c->fd, (struct sockaddr *)&b->peer, &b->peerlen) < 0)
 			b->peerlen = 0;
-		set_nodelay(c->fd, b->peer.ss_family);
+		sock_nodelay(c->fd, b->peer.ss_family);
 	}
 	c->last = now_ms();
 	c->t0 = now_ns();

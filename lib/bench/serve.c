@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -90,18 +89,14 @@ static void accept_all(struct server *s, struct sconn *l)
 		socklen_t len;
 		int fd = sock_accept(l->fd, &ss, &len);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
+			if (sock_accept_starved(errno)) {
 				/* out of descriptors: let connections end first */
 				set_listening(s, 0);
 				s->paused_until = now_ms() + ACCEPT_PAUSE;
 			}
 			return;
 		}
-		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		}
+		sock_nodelay(fd, ss.ss_family);
 		struct sconn *c = calloc(1, sizeof *c);
 		if (!c) {
 			close(fd);

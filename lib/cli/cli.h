@@ -11,6 +11,7 @@
 #include "core/num.h"
 #include "core/sock.h"
 #include "core/ready.h"
+#include "core/relay.h"
 
 #define USOCK_VERSION "0.1.0"
 
@@ -110,6 +111,11 @@ int opt_listen(int c, const char *arg, struct listen_opts *lo);
  * ARG when LO asks for them on another kind of address A. */
 void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 			 const char *arg);
+/* Tools that move byte streams only: exits 2 when A, parsed from ARG, is
+ * a datagram or seqpacket address, with DOES ("tcp2unix bridges") saying
+ * what the tool does with streams, and naming the tools that keep
+ * message boundaries. */
+void opt_stream_only(const struct addr *a, const char *arg, const char *does);
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
 
@@ -128,6 +134,25 @@ void cli_notify(struct notify *n, const char *state, int wait);
  * STATUS to N.  Failures are warnings: the tool serves anyway. */
 void cli_ready(int *ready_fd, struct notify *n, const char *lines,
 	       const char *status);
+
+/* ---- stdio.c: a connection relayed to standard input and output ---- */
+
+struct stdio_relay {
+	struct relay r;
+	struct hexdump hx[2];  /* the taps' state: what went up, and down */
+};
+/* Set S up to relay stdin and stdout with socket SOCK (relay_run(&s->r)
+ * closes it), watching SIGFD (-1: none); with HEXDUMP each direction is
+ * shown on stderr ('>' sent, '<' received), with CRLF each LF read from
+ * stdin goes out as CR LF; on a terminal the relay ends with the peer's
+ * EOF.  S must stay where it is while the relay runs. */
+void cli_stdio_relay(struct stdio_relay *s, int sock, int sigfd,
+		     int hexdump, int crlf);
+/* After relay_run(R) returned RELAY_ERROR with FAILED: "PROG: read
+ * stdin: why", "write stdout", "read PEER", "write PEER" or "poll", from
+ * errno, which is kept. */
+void cli_relay_error(const struct relay *r, const struct pump *failed,
+		     const char *peer);
 
 /* Print --version output for PROG on stdout. */
 void print_version(void);

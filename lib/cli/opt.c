@@ -236,6 +236,16 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 		    log_esc(arg));
 }
 
+void opt_stream_only(const struct addr *a, const char *arg, const char *does)
+{
+	if (a->type == SOCK_STREAM)
+		return;
+	die(EXIT_USAGE, "address '%s': %s byte streams only; a %s socket keeps "
+	    "message boundaries that a stream does not have (use usock-connect "
+	    "or usock-listen for it)", log_esc(arg), does,
+	    a->type == SOCK_DGRAM ? "datagram" : "seqpacket");
+}
+
 int opt_listen(int c, const char *arg, struct listen_opts *lo)
 {
 	switch (c) {

@@ -69,6 +69,18 @@ void fd_grow_pipe(int fd)
 		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }
 
+rlim_t fd_raise_limit(rlim_t need)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur >= need || rl.rlim_cur == rl.rlim_max)
+		return rl.rlim_cur;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : was;
+}
+
 int64_t now_ms(void)
 {
 	struct timespec ts;

@@ -304,6 +304,19 @@ int sock_retryable(int e)
 	       e == ENETUNREACH || e == EHOSTUNREACH || e == EADDRNOTAVAIL;
 }
 
+int sock_accept_starved(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+int sock_nodelay(int fd, int family)
+{
+	int one = 1;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len)
 {
 	*len = sizeof *ss;

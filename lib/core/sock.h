@@ -29,6 +29,10 @@ struct listen_opts {
 	uid_t uid;         /* (uid_t)-1: leave */
 	gid_t gid;         /* (gid_t)-1: leave */
 };
+/* Listen options with backlog BACKLOG (1..65535, listen(2)) and the
+ * socket file's mode and owner left as the kernel makes them. */
+#define LISTEN_OPTS(backlog_) ((struct listen_opts){ .backlog = (backlog_), \
+	.uid = (uid_t)-1, .gid = (gid_t)-1 })
 
 /* Listen on A.  Returns 0 or -1 with errno set (EADDRINUSE: a live
  * listener holds the path, l->holder_pid says who; EEXIST: something
@@ -90,6 +94,15 @@ int sock_connect_wait(const struct addr *a, struct sock_wait *w);
 int sock_connect(const struct addr *a, int64_t deadline);
 /* Accept one connection: non-blocking CLOEXEC fd or -1 with errno. */
 int sock_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len);
+/* 1 when accept(2) failed with E for lack of resources (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM): the connection waits in the backlog, and accepting
+ * again at once would fail the same way, so the caller pauses
+ * accepting until connections end (the 100 ms of the callers). */
+int sock_accept_starved(int e);
+/* Send what is written on FD at once (TCP_NODELAY: no Nagle delay)
+ * when FAMILY is AF_INET or AF_INET6; other families are left alone.
+ * 0, or -1 with errno from setsockopt(2). */
+int sock_nodelay(int fd, int family);
 /* SO_PEERCRED of a UNIX socket; 0 or -1. */
 int sock_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /* Turn TCP keepalive on for FD; IDLE_S > 0 also sets the idle time

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* Kind of an fd for choosing a relay path. */
@@ -41,6 +42,11 @@ int fd_cloexec(int fd);
  * wake-ups (the kernel may refuse past the user's pipe quota). */
 void fd_grow_pipe(int fd);
 int64_t now_ms(void);
+/* Raise the soft RLIMIT_NOFILE to the hard limit when it is below NEED
+ * (descriptors; RLIM_INFINITY: always).  Returns the soft limit now in
+ * force, which may stay below NEED (the hard limit, or setrlimit(2)
+ * refused); 1024 when getrlimit(2) fails. */
+rlim_t fd_raise_limit(rlim_t need);
 /* Make pipes and sockets on stdin and stdout non-blocking (pipes grown
  * too) for a relay; their flags are put back at exit, since the open
  * file may be shared with other processes. */
