@@ -297,18 +297,42 @@ static void refuse_loop(const struct args *a)
 
 static char target_name[ADDR_STRLEN];
 
+/* The client of BE as the log names it: "tcp:192.0.2.1:4711", or for
+ * a UNIX client its address and SO_PEERCRED, "unix: (pid 42, uid 1000)"
+ * (the wording of usock-listen's log). */
+static const char *client_name(const struct bridge_end *be, char *buf,
+			       size_t n)
+{
+	sa_format(be->peer, be->peerlen, SOCK_STREAM, buf, n);
+	if (be->cred) {
+		size_t l = strlen(buf);
+		snprintf(buf + l, n - l, " (pid %d, uid %u)", (int)be->pid,
+			 (unsigned)be->uid);
+	}
+	return buf;
+}
+
+/* Under -v, a line per client accepted: "#N connection from PEER". */
+static void print_start(void *ctx, const struct bridge_end *be)
+{
+	char peer[ADDR_STRLEN + 48];
+	(void)ctx;
+	log_verbose("#%lu connection from %s", be->id,
+		    client_name(be, peer, sizeof peer));
+}
+
 /* One line per connection: under -v each one, else the failures. */
 static void print_end(void *ctx, const struct bridge_end *be)
 {
-	char peer[ADDR_STRLEN], why[160] = "";
+	char peer[ADDR_STRLEN + 48], why[160] = "";
 	(void)ctx;
 	if (log_level < 2 && be->relayed)
 		return;
-	sa_format(be->peer, be->peerlen, SOCK_STREAM, peer, sizeof peer);
+	client_name(be, peer, sizeof peer);
 	if (be->err)
 		snprintf(why, sizeof why, " (%s)", usock_strerror(be->err));
-	fprintf(stderr, "%s: %s -> %s: %s%s; %llu byte%s up, %llu down, %.3f s\n",
-		log_prog, peer, target_name, be->how, why,
+	fprintf(stderr, "%s: #%lu %s -> %s: %s%s; %llu byte%s up, %llu down, "
+		"%.3f s\n", log_prog, be->id, peer, target_name, be->how, why,
 		(unsigned long long)be->up, num_s(be->up),
 		(unsigned long long)be->down, (double)be->ms / 1000.0);
 }
@@ -400,12 +424,27 @@ int main(int argc, char **argv)
 		const char *why;
 		resolve_update(&res, &a.b.target, now_ms(), &why); /* look up now */
 	}
+	if (log_level >= 2)
+		a.b.on_start = print_start;
 	a.b.on_end = print_end;
 	a.b.on_stats = print_stats;
 	a.b.on_notice = print_notice;
 	cli_ready(&a.ready_fd, &notify, lines, status);
-	log_verbose("forwarding to %s, at most %lu connection%s", target_name,
-		    a.b.max_conns, num_s(a.b.max_conns));
+	if (log_level >= 2) {
+		/* the listening addresses, one a line, as one list */
+		static char on[2 * sizeof lines];
+		size_t o = 0;
+		for (const char *p = lines; *p && o < sizeof on; ) {
+			size_t k = strcspn(p, "\n");
+			int w = snprintf(on + o, sizeof on - o, "%s%.*s",
+					 o ? ", " : "", (int)k, p);
+			o += w > 0 ? (size_t)w : 0;
+			p += k + (p[k] != 0);
+		}
+		log_verbose("listening on %s, forwarding to %s, at most %lu "
+			    "connection%s", on, target_name, a.b.max_conns,
+			    num_s(a.b.max_conns));
+	}
 	if (bridge_run(&a.b) < 0)
 		die_sys(1, "event loop");
 	resolve_stop(&res);

@@ -173,7 +173,9 @@ no_control() {
 		"$PY" "$ULIB/names.py" client "$(hex "$c")" "$T/pub/f"$'\e'".sock"
 	wait_file_line "$T/b.err" ' up, ' >/dev/null
 	no_control "$T/b.err"
-	run -0 grep -F "unix:$T/pub/c\\x0a\\x1b[2Jc.sock -> unix:$T/pub/l\\x1b[1m.sock" "$T/b.err"
+	run -0 grep -F "#1 connection from unix:$T/pub/c\\x0a\\x1b[2Jc.sock (pid " "$T/b.err"
+	run -0 grep -F "#1 unix:$T/pub/c\\x0a\\x1b[2Jc.sock (pid " "$T/b.err"
+	assert_output --partial ", uid $(id -u nobody)) -> unix:$T/pub/l\\x1b[1m.sock: "
 }
 
 @test "error lines name paths and arguments escaped" {

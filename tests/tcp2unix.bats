@@ -85,7 +85,7 @@ http_setup() {
 	assert_equal "$(sha "$T/got")" "$(sha "$T/www/big")"
 	local line
 	line=$(wait_file_line "$BERR" " -> unix:$T/h\.sock: closed; ")
-	assert_regex "$line" "^tcp2unix: tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/h\.sock: closed; [0-9]+ bytes up, [0-9]+ down, [0-9.]+ s$"
+	assert_regex "$line" "^tcp2unix: #1 tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/h\.sock: closed; [0-9]+ bytes up, [0-9]+ down, [0-9.]+ s$"
 	local down
 	down=$(sed -E 's/.* ([0-9]+) down.*/\1/' <<<"$line")
 	[ "$down" -gt 52428800 ] && [ "$down" -lt 52430000 ] || fail "bytes down: $down"
@@ -210,7 +210,7 @@ http_setup() {
 	run --separate-stderr timeout 10 usock-connect "$HOSTPORT" </dev/null
 	assert_output ""
 	elapsed_between $(($(now_ms) - t0)) 0 1000
-	wait_file_line "$BERR" "^tcp2unix: tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/later\.sock: target refused \(No such file or directory\); 0 bytes up, 0 down"
+	wait_file_line "$BERR" "^tcp2unix: #[0-9]+ tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/later\.sock: target refused \(No such file or directory\); 0 bytes up, 0 down"
 	t2u_server echo-server "$T/later.sock"
 	run -0 timeout 10 usock-connect "$HOSTPORT" <<<"now it is there"
 	assert_output "now it is there"
@@ -260,7 +260,7 @@ http_setup() {
 	start_bridge --allow 10.0.0.0/8 --allow fd00::/8 0 "$T/t.sock"
 	run --separate-stderr timeout 10 usock-connect "$HOSTPORT" <<<"let me in"
 	assert_output ""
-	wait_file_line "$BERR" "^tcp2unix: tcp:127\.0\.0\.1:[0-9]+: refused: not in --allow$"
+	wait_file_line "$BERR" "^tcp2unix: #1 tcp:127\.0\.0\.1:[0-9]+: refused: not in --allow$"
 	refute connected_on "$T/t.sock"
 	assert_not_exists "$T/rec"
 	# a client inside a range goes through
@@ -278,7 +278,7 @@ http_setup() {
 	assert_output "six"
 	run --separate-stderr timeout 10 usock-connect "tcp:127.0.0.1:$port" <<<"four"
 	assert_output ""
-	wait_file_line "$BERR" "^tcp2unix: tcp:127\.0\.0\.1:[0-9]+: refused: not in --allow$"
+	wait_file_line "$BERR" "^tcp2unix: #[0-9]+ tcp:127\.0\.0\.1:[0-9]+: refused: not in --allow$"
 }
 
 # proxy_check VERSION TCP4 UNIX TCP6: a bridge with --proxy-protocol
@@ -510,7 +510,7 @@ need_activate() {
 	assert_output "second"
 	wait_file_line "$T/act.err" "^tcp:127\.0\.0\.1:$p1$"
 	wait_file_line "$T/act.err" "^tcp:127\.0\.0\.1:$p2$"
-	wait_file_line "$T/act.err" "^tcp2unix: tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/e\.sock: closed; 7 bytes up, 7 down"
+	wait_file_line "$T/act.err" "^tcp2unix: #2 tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/e\.sock: closed; 7 bytes up, 7 down"
 	kill -TERM "$pid"
 	expect_exit 0 "$pid"
 }
@@ -590,7 +590,7 @@ activation_refused() {
 	start_bridge -v "$T/front.sock" "tcp:127.0.0.1:$port"
 	run -0 "${T2U[@]}" half-close "tcp:127.0.0.1:$port" "$T/front.sock" --first client --delay 0.3 --size 300000
 	assert_output "ok 300000 up, 300000 down"
-	wait_file_line "$BERR" "^tcp2unix: unix: -> tcp:127\.0\.0\.1:$port: closed; 300000 bytes up, 300000 down"
+	wait_file_line "$BERR" "^tcp2unix: #1 unix: \(pid [0-9]+, uid [0-9]+\) -> tcp:127\.0\.0\.1:$port: closed; 300000 bytes up, 300000 down"
 }
 
 @test "abstract addresses: an abstract target, and abstract to abstract" {

@@ -143,7 +143,7 @@ TOOLS=(tcp2unix usock-listen usock-connect sockinfo usock-bench)
 	wait_file_line "$BERR" 'closed; 1 byte up, 1 down'
 	kill -TERM "$BPID"
 	expect_exit 0 "$BPID"
-	grep -qx 'tcp2unix: forwarding to unix:.*app.sock, at most 1 connection' "$BERR" || fail "$(cat "$BERR")"
+	grep -qx "tcp2unix: listening on $BADDR, forwarding to unix:.*app.sock, at most 1 connection" "$BERR" || fail "$(cat "$BERR")"
 	grep -qx 'tcp2unix: stopping: 0 connections to drain' "$BERR" || fail "$(cat "$BERR")"
 	grep -qx 'tcp2unix: stopped: 1 connection served' "$BERR" || fail "$(cat "$BERR")"
 	# tcp2unix(1): -q silences --allow lines, not failures

@@ -40,6 +40,10 @@ struct client {
 	uint16_t hdr_len, hdr_off;
 	uint8_t state, ai;         /* ai: which target address is tried */
 	uint32_t cev, tev;         /* events registered, or NOREG */
+	unsigned long id;          /* the Nth accepted connection */
+	uint8_t cred;              /* a UNIX client: pid and uid are known */
+	pid_t pid;
+	uid_t uid;
 	socklen_t peerlen;
 	struct sockaddr_storage peer;
 };
@@ -190,6 +194,16 @@ static const char *cut_how(const struct client *c, const char *how,
 	return buf;
 }
 
+/* Who C is, for the caller's hooks. */
+static struct bridge_end who(const struct client *c)
+{
+	return (struct bridge_end){
+		.id = c->id, .peer = (const struct sockaddr *)&c->peer,
+		.peerlen = c->peerlen, .cred = c->cred, .pid = c->pid,
+		.uid = c->uid,
+	};
+}
+
 /* End C: close what it holds and report it.  HOW NULL: the connection
  * core ended it and says how; else C is cut (relaying) or failed
  * (before relaying) for reason HOW, errno ERR. */
@@ -230,12 +244,13 @@ static void client_close(struct engine *e, struct client *c, const char *how,
 	b->st.bytes_down += down;
 	b->st.active--;
 	if (b->on_end) {
-		struct bridge_end be = {
-			.peer = (const struct sockaddr *)&c->peer,
-			.peerlen = c->peerlen, .how = how, .err = err,
-			.relayed = relayed, .up = up, .down = down,
-			.ms = now_ms() - c->start,
-		};
+		struct bridge_end be = who(c);
+		be.how = how;
+		be.err = err;
+		be.relayed = relayed;
+		be.up = up;
+		be.down = down;
+		be.ms = now_ms() - c->start;
 		b->on_end(b->hook_ctx, &be);
 	}
 	free(c->hdr);
@@ -360,6 +375,7 @@ static void start_relay(struct engine *e, struct client *c, int64_t now)
 	int tcp = (c->peer.ss_family != AF_UNIX) |
 		  (e->b->target.sa[c->ai].ss_family != AF_UNIX) << 1;
 	conn_init_sockets(&c->cc, c->cfd, c->tfd, tcp, &e->pool);
+	c->cc.id = c->id;
 	relay_interest(e, c);
 	/* most clients speak first, and by now their request is usually
 	 * here: relay it without waiting for the next turn of the loop */
@@ -476,14 +492,18 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		}
 		return 0;
 	}
-	b->st.accepted++;
+	/* the connection's number: the accepted counter, which is shared
+	 * by every event loop of the process */
+	unsigned long id = (unsigned long)__atomic_add_fetch(&b->st.accepted, 1,
+							     __ATOMIC_RELAXED);
 	/* a loop that start-up could not see: a client that is one of our
 	 * own connections to the target is reset, which ends that one too */
 	if ((ss.ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
 	    loop_is_own(&e->loops, fd, (struct sockaddr *)&ss)) {
 		b->st.refused++;
-		notice(e, 0, 0, "refused: a connection from this bridge itself "
-		       "(the target %s leads back to it)", e->target_name);
+		notice(e, 0, 0, "#%lu refused: a connection from this bridge "
+		       "itself (the target %s leads back to it)", id,
+		       e->target_name);
 		close_reset(fd);
 		return 1;
 	}
@@ -494,7 +514,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		char peer[ADDR_STRLEN];
 		b->st.refused++;
 		sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, sizeof peer);
-		notice(e, 0, 0, "%s: refused: not in --allow", peer);
+		notice(e, 0, 0, "#%lu %s: refused: not in --allow", id, peer);
 		close_reset(fd);
 		return 1;
 	}
@@ -510,9 +530,18 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	c->start = c->last = now;
 	c->peer = ss;
 	c->peerlen = len;
+	c->id = id;
+	if (ss.ss_family == AF_UNIX) {
+		gid_t gid;
+		c->cred = sock_peercred(fd, &c->pid, &c->uid, &gid) == 0;
+	}
 	c->state = C_CONNECTING;
 	list_add(&e->connecting, c);
 	b->st.active++;
+	if (b->on_start) {
+		struct bridge_end be = who(c);
+		b->on_start(b->hook_ctx, &be);
+	}
 	if (b->proxy) {
 		struct sockaddr_storage local = { 0 };
 		socklen_t llen = sizeof local;

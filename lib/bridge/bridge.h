@@ -30,10 +30,16 @@ enum bridge_event {
 	BRIDGE_IDLE_EXIT, /* exit_idle_ms passed without a connection */
 };
 
-/* One connection's end, for the caller's log. */
+/* One connection's end, for the caller's log; also its start (on_start:
+ * HOW is NULL and the counts are 0). */
 struct bridge_end {
+	unsigned long id;          /* the Nth accepted connection, from 1 */
 	const struct sockaddr *peer;
 	socklen_t peerlen;
+	int cred;                  /* a UNIX client: PID and UID are its
+	                              SO_PEERCRED (at connect time) */
+	pid_t pid;
+	uid_t uid;
 	const char *how;           /* "closed", "target refused", "idle
 	                              timeout, reset (cut: down open)", ... */
 	int err;                   /* errno behind HOW, or 0 */
@@ -65,6 +71,7 @@ struct bridge {
 			 enum bridge_event ev);  /* or NULL */
 	void *event_ctx;
 	/* hooks (each may be NULL): the engine prints nothing itself */
+	void (*on_start)(void *ctx, const struct bridge_end *be); /* accepted */
 	void (*on_end)(void *ctx, const struct bridge_end *be);
 	void (*on_stats)(void *ctx, const struct bridge_stats *st); /* SIGUSR1 */
 	/* an event worth a line: VERBOSE 1 only under -v; ERR an errno or 0 */

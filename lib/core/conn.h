@@ -70,6 +70,10 @@ struct conn_side {
 enum conn_phase { CONN_RELAYING, CONN_CLOSING, CONN_DONE };
 
 struct conn {
+	unsigned long id;    /* the connection's number in its process: the
+	                        engine's Nth accepted connection, from 1
+	                        (usock-connect: 1).  conn_init() zeroes it:
+	                        the driver sets it afterwards. */
 	struct pump dir[2];  /* dir[i]: side i's input to side 1-i's output */
 	struct conn_side side[2];
 	uint8_t want[2];     /* PUMP_WANT_* of dir[i] */
