@@ -449,8 +449,65 @@ static void print_block(const struct inspect_report *r)
 		       col(YELLOW), E(r->audit_error), col(RESET));
 }
 
-/* The PROCESS column of the table. */
-static void procs_text(const struct inspect_report *r, char *buf, size_t n)
+static int shown(const struct inspect_report *r, const struct args *a);
+
+/* ---- the --all table, built from a column list (as ss(8) does) ---- */
+
+enum col_id {
+	COL_TYPE, COL_STATE, COL_MODE, COL_OWNER, COL_PROCESS, COL_QUEUE,
+	COL_CONNECT, COL_ADDRESS, COL_MAX
+};
+
+enum col_align { ALIGN_LEFT, ALIGN_RIGHT };
+
+/* Room for a cell: an escaped 4095-byte path, as log_esc() makes it. */
+#define CELL_MAX (ADDR_STRLEN + 4096)
+
+struct column {
+	const char *header;
+	enum col_align align;
+	/* The cell of R in BUF (N bytes), escaped where it holds names. */
+	void (*text)(const struct inspect_report *r, char *buf, size_t n);
+	/* The cell's colour (an SGR sequence), or NULL for none. */
+	const char *(*color)(const struct inspect_report *r);
+	int width;       /* header and widest cell; the last column is not
+			    padded */
+	int disabled;    /* not shown in this run */
+};
+
+static void cell_type(const struct inspect_report *r, char *buf, size_t n)
+{
+	const char *t = inspect_type_name(r->type);
+	snprintf(buf, n, "%s", r->kind == ADDR_TCP ? "tcp" : t ? t : "?");
+}
+
+static void cell_state(const struct inspect_report *r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", inspect_state_name(r->state));
+}
+
+static void cell_mode(const struct inspect_report *r, char *buf, size_t n)
+{
+	if (r->has_stat)
+		mode_text(r->st.st_mode, buf, n);
+	else
+		snprintf(buf, n, "-");
+}
+
+/* The socket file's owner and group; without a file, the socket's
+ * owner (a listener in the abstract namespace or on TCP). */
+static void cell_owner(const struct inspect_report *r, char *buf, size_t n)
+{
+	if (r->has_stat)
+		snprintf(buf, n, "%s:%s", E(perm_id_name(r->st.st_uid, 0)),
+			 E(perm_id_name(r->st.st_gid, 1)));
+	else
+		snprintf(buf, n, "%s", r->has_sock_uid ? E(user_of(r->sock_uid)) : "-");
+}
+
+/* PID/COMM of each listening process, "?" when some could not be seen,
+ * "-" for none. */
+static void cell_process(const struct inspect_report *r, char *buf, size_t n)
 {
 	size_t l = 0;
 	buf[0] = 0;
@@ -461,76 +518,99 @@ static void procs_text(const struct inspect_report *r, char *buf, size_t n)
 		snprintf(buf, n, "%s", r->procs_partial ? "?" : "-");
 }
 
-static int shown(const struct inspect_report *r, const struct args *a);
+/* Connections waiting to be accepted / the backlog. */
+static void cell_queue(const struct inspect_report *r, char *buf, size_t n)
+{
+	if (r->has_queue)
+		snprintf(buf, n, "%u/%u", r->queue, r->backlog);
+	else
+		snprintf(buf, n, "-");
+}
+
+/* May the -u user connect: yes or no. */
+static void cell_connect(const struct inspect_report *r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", r->can_connect ? "yes" : "no");
+}
+
+static const char *color_connect(const struct inspect_report *r)
+{
+	return r->can_connect ? GREEN : RED;
+}
+
+static void cell_address(const struct inspect_report *r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", r->kind == ADDR_UNIX && r->path ? E(r->path) :
+		 address_of(r));
+}
+
+static struct column columns[COL_MAX] = {
+	[COL_TYPE]    = { "TYPE",    ALIGN_LEFT, cell_type,    NULL, 0, 0 },
+	[COL_STATE]   = { "STATE",   ALIGN_LEFT, cell_state,   NULL, 0, 0 },
+	[COL_MODE]    = { "MODE",    ALIGN_LEFT, cell_mode,    NULL, 0, 0 },
+	[COL_OWNER]   = { "OWNER",   ALIGN_LEFT, cell_owner,   NULL, 0, 0 },
+	[COL_PROCESS] = { "PROCESS", ALIGN_LEFT, cell_process, NULL, 0, 0 },
+	[COL_QUEUE]   = { "QUEUE",   ALIGN_LEFT, cell_queue,   NULL, 0, 0 },
+	[COL_CONNECT] = { "CONNECT", ALIGN_LEFT, cell_connect, color_connect, 0, 0 },
+	[COL_ADDRESS] = { "ADDRESS", ALIGN_LEFT, cell_address, NULL, 0, 0 },
+};
+
+/* Print one row: TEXT[k] in each shown column, two spaces apart, the
+ * last one unpadded; R (NULL for the header) gives the colours. */
+static void print_row(const struct inspect_report *r, char text[][CELL_MAX])
+{
+	int last = COL_MAX - 1;
+	while (last > 0 && columns[last].disabled)
+		last--;
+	for (int k = 0; k <= last; k++) {
+		const struct column *c = &columns[k];
+		if (c->disabled)
+			continue;
+		const char *on = r && c->color ? col(c->color(r)) : "";
+		const char *off = r && c->color ? col(RESET) : "";
+		if (k == last)
+			printf("%s%s%s\n", on, text[k], off);
+		else
+			printf(c->align == ALIGN_LEFT ? "%s%-*s%s  " : "%s%*s%s  ",
+			       on, c->width, text[k], off);
+	}
+}
 
 /* The --all table: the rows shown() keeps (so -q leaves only what is
  * not a live listener one may connect to), with a CONNECT column
- * (yes/no for the -u user) when -u is given. */
+ * (yes/no for the -u user) when -u is given.  Nothing when no row is
+ * left. */
 static void print_table(const struct inspect_report *r, size_t n,
 			const struct args *a)
 {
-	enum { TYPE, STATE, MODE, OWNER, PROC, QUEUE, NCOL };
-	static const char *const head[NCOL] = { "TYPE", "STATE", "MODE", "OWNER",
-						"PROCESS", "QUEUE" };
-	int w[NCOL], wc = (int)strlen("CONNECT"), rows = 0;
-	int verdict = a->user_arg != NULL;
-	char cell[NCOL][512];
+	static char text[COL_MAX][CELL_MAX];
+	int rows = 0;
 
-	for (int k = 0; k < NCOL; k++)
-		w[k] = (int)strlen(head[k]);
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass && !rows)
-			return;
-		if (pass) {
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ",
-			       w[0], head[0], w[1], head[1], w[2], head[2],
-			       w[3], head[3], w[4], head[4], w[5], head[5]);
-			if (verdict)
-				printf("%-*s  ", wc, "CONNECT");
-			printf("ADDRESS\n");
+	columns[COL_CONNECT].disabled = a->user_arg == NULL;
+	for (int k = 0; k < COL_MAX; k++)
+		columns[k].width = (int)strlen(columns[k].header);
+	for (size_t i = 0; i < n; i++) {
+		if (!shown(&r[i], a))
+			continue;
+		rows++;
+		for (int k = 0; k < COL_MAX; k++) {
+			columns[k].text(&r[i], text[k], sizeof text[k]);
+			int w = (int)strlen(text[k]);
+			if (w > columns[k].width)
+				columns[k].width = w;
 		}
-		for (size_t i = 0; i < n; i++) {
-			const struct inspect_report *p = &r[i];
-			if (!shown(p, a))
-				continue;
-			rows++;
-			snprintf(cell[TYPE], sizeof cell[TYPE], "%s", p->kind == ADDR_TCP ?
-				 "tcp" : inspect_type_name(p->type) ?
-				 inspect_type_name(p->type) : "?");
-			snprintf(cell[STATE], sizeof cell[STATE], "%s",
-				 inspect_state_name(p->state));
-			if (p->has_stat)
-				mode_text(p->st.st_mode, cell[MODE], sizeof cell[MODE]);
-			else
-				snprintf(cell[MODE], sizeof cell[MODE], "-");
-			if (p->has_stat)
-				snprintf(cell[OWNER], sizeof cell[OWNER], "%s:%s",
-					 E(perm_id_name(p->st.st_uid, 0)),
-					 E(perm_id_name(p->st.st_gid, 1)));
-			else
-				snprintf(cell[OWNER], sizeof cell[OWNER], "%s",
-					 p->has_sock_uid ? E(user_of(p->sock_uid)) : "-");
-			procs_text(p, cell[PROC], sizeof cell[PROC]);
-			if (p->has_queue)
-				snprintf(cell[QUEUE], sizeof cell[QUEUE], "%u/%u",
-					 p->queue, p->backlog);
-			else
-				snprintf(cell[QUEUE], sizeof cell[QUEUE], "-");
-			if (!pass) {
-				for (int k = 0; k < NCOL; k++)
-					if ((int)strlen(cell[k]) > w[k])
-						w[k] = (int)strlen(cell[k]);
-				continue;
-			}
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ", w[0], cell[0],
-			       w[1], cell[1], w[2], cell[2], w[3], cell[3], w[4], cell[4],
-			       w[5], cell[5]);
-			if (verdict)
-				printf("%s%-*s%s  ", col(p->can_connect ? GREEN : RED), wc,
-				       p->can_connect ? "yes" : "no", col(RESET));
-			printf("%s\n", p->kind == ADDR_UNIX && p->path ?
-			       E(p->path) : address_of(p));
-		}
+	}
+	if (!rows)
+		return;
+	for (int k = 0; k < COL_MAX; k++)
+		snprintf(text[k], sizeof text[k], "%s", columns[k].header);
+	print_row(NULL, text);
+	for (size_t i = 0; i < n; i++) {
+		if (!shown(&r[i], a))
+			continue;
+		for (int k = 0; k < COL_MAX; k++)
+			columns[k].text(&r[i], text[k], sizeof text[k]);
+		print_row(&r[i], text);
 	}
 }
 
