@@ -199,22 +199,67 @@ long_options() {
 	"$1" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
 }
 
-# check_listed TOOL FILE KIND: every long option of TOOL appears in FILE
-# (KIND man: mdoc/roff, where '-' may be written '\-' and Fl adds a dash).
+# man_options FILE: the long options the mdoc page FILE names with Fl
+# ('\-' read as '-'), one a line.  A `--name` in a literal example (a
+# command line of another program) is not one of them.
+man_options() {
+	sed 's/\\-/-/g' "$1" | grep -oE -- 'Fl -[a-z][a-z0-9-]*' | sed 's/^Fl -/--/' | sort -u
+}
+
+# completion_options FILE: every `--name` in the completion file FILE.
+completion_options() {
+	grep -oE -- '--[a-z][a-z0-9-]*' "$1" | sort -u
+}
+
+# man_cross_ref FILE OPT: OPT appears in FILE only in paragraphs that
+# name, with .Xr, another tool whose --help lists OPT (a cross-reference
+# such as "as usock-listen's --keep-open does").
+man_cross_ref() {
+	local file=$1 opt=$2 tool
+	local tools
+	tools=$(sed 's/\\-/-/g' "$file" | awk -v o="Fl ${opt#-}" '
+		/^\.(Pp|It|Sh|Ss|Bl|El|Bd|Ed)( |$)/ { if (has) print "-" xr; has = 0; xr = "" }
+		/^\.Xr / { xr = xr " " $2 }
+		index($0, o) { rest = substr($0, index($0, o) + length(o), 1)
+			if (rest !~ /[a-z0-9-]/) has = 1 }
+		END { if (has) print "-" xr }')
+	[ -n "$tools" ] || return 1
+	local para
+	while read -r para; do
+		local ok=0
+		for tool in $para; do
+			[[ " ${ALL_TOOLS[*]} " == *" $tool "* ]] || continue
+			long_options "$tool" | grep -qx -- "$opt" && ok=1
+		done
+		[ "$ok" = 1 ] || return 1
+	done <<<"$tools"
+}
+
+# check_listed TOOL FILE KIND: TOOL --help and FILE (KIND man: an mdoc
+# page; completion: a bash or zsh completion file) list the same long
+# options, both ways: every option of --help is in FILE, and every
+# option FILE names is one of TOOL's (in a man page, or another tool's
+# in a cross-reference that names that tool).
 check_listed() {
-	local tool=$1 file=$2 kind=$3 opt name missing=()
+	local tool=$1 file=$2 kind=$3 opt missing=() extra=()
 	assert_file_exists "$file"
-	local text
-	text=$(sed 's/\\-/-/g; s/\\(em/-/g' "$file")
-	for opt in $(long_options "$tool"); do
-		name=${opt#--}
-		if [ "$kind" = man ]; then
-			grep -Eq -- "(--|Fl -)$name([^a-z0-9-]|\$)" <<<"$text" || missing+=("$opt")
-		else
-			grep -Eq -- "--$name([^a-z0-9-]|\$)" <<<"$text" || missing+=("$opt")
-		fi
+	local help listed
+	help=$(long_options "$tool")
+	if [ "$kind" = man ]; then
+		listed=$(man_options "$file")
+	else
+		listed=$(completion_options "$file")
+	fi
+	for opt in $help; do
+		grep -qx -- "$opt" <<<"$listed" || missing+=("$opt")
 	done
-	[ "${#missing[@]}" -eq 0 ] || fail "$file lacks: ${missing[*]}"
+	for opt in $listed; do
+		grep -qx -- "$opt" <<<"$help" && continue
+		[ "$kind" = man ] && man_cross_ref "$file" "$opt" && continue
+		extra+=("$opt")
+	done
+	[ "${#missing[@]}${#extra[@]}" = 00 ] ||
+		fail "$file lacks: ${missing[*]:-none}; lists options $tool --help does not: ${extra[*]:-none}"
 }
 
 @test "--help lists the options (sanity for the consistency checks)" {
@@ -269,4 +314,29 @@ ALL_TOOLS=(usock-connect usock-listen tcp2unix sockinfo usock-bench)
 		check_listed "$tool" "$ROOT/completions/bash/$tool" completion
 		check_listed "$tool" "$ROOT/completions/zsh/_$tool" completion
 	done
+}
+
+@test "the option lists are compared both ways: an option only in a man page or a completion fails" {
+	# a copy with one stray option each, and one cross-reference
+	cp "$ROOT/man/usock-connect.1" "$T/c.1"
+	printf '.Pp\nAs\n.Xr usock-listen 1\n.Fl \\-keep-open\ndoes.\n' >>"$T/c.1"
+	check_listed usock-connect "$T/c.1" man
+	printf '.Pp\nSee\n.Fl \\-keep-open .\n' >>"$T/c.1"
+	run check_listed usock-connect "$T/c.1" man
+	assert_failure
+	assert_output --partial "options usock-connect --help does not: --keep-open"
+	cp "$ROOT/man/usock-connect.1" "$T/d.1"
+	printf '.It Fl \\-frobnicate\n' >>"$T/d.1"
+	run check_listed usock-connect "$T/d.1" man
+	assert_failure
+	assert_output --partial "does not: --frobnicate"
+	sed 's/--wait/--wiat/g' "$ROOT/completions/zsh/_usock-connect" >"$T/_c"
+	run check_listed usock-connect "$T/_c" completion
+	assert_failure
+	assert_output --partial "lacks: --wait"
+	assert_output --partial "does not: --wiat"
+	# a literal example's command line is not an option of the page
+	cp "$ROOT/man/usock-connect.1" "$T/e.1"
+	printf '.Bd -literal\ngunicorn --bind unix:/run/a.sock\n.Ed\n' >>"$T/e.1"
+	check_listed usock-connect "$T/e.1" man
 }
