@@ -256,6 +256,62 @@ time.sleep(60)' "$T/d.sock"
 	assert_output "./app.sock"
 }
 
+# bash_complete TOOL LINE: complete LINE (the cursor at its end) with
+# TOOL's bash completion, COMP_WORDS split as bash splits them (at blanks,
+# and at '@' and ':', which become words of their own); print COMPREPLY
+# sorted, one a line.  COMP_WORDBREAKS is bash's default, as in an
+# interactive shell.
+bash_complete() {
+	bash -c '. /usr/share/bash-completion/bash_completion
+		. "$1/completions/bash/$2"
+		COMP_WORDBREAKS=$4
+		COMP_LINE=$3 COMP_POINT=${#3} COMP_WORDS=() rest=$3 w=""
+		while [[ $rest ]]; do
+			c=${rest:0:1} rest=${rest:1}
+			case $c in
+			" ") [[ $w ]] && COMP_WORDS+=("$w"); w="" ;;
+			[@:]) [[ $w ]] && COMP_WORDS+=("$w"); COMP_WORDS+=("$c"); w="" ;;
+			*) w+=$c ;;
+			esac
+		done
+		COMP_WORDS+=("$w")
+		[[ $w || ${3: -1} == " " ]] || unset "COMP_WORDS[-1]"
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		$(complete -p "$2" | sed "s/.*-F \([^ ]*\) .*/\1/")
+		printf "%s\n" "${COMPREPLY[@]}" | sort' bash "$ROOT" "$1" "$2" \
+		$' \t\n"\'@><=;|&(:'
+}
+
+@test "completion: an @name split by bash is one word for sockinfo and usock-bench (bash)" {
+	[ -r /usr/share/bash-completion/bash_completion ] || fail "bash-completion is in tests/deps"
+	local n
+	n=$(abstract_name)
+	start_bg usock-listen -k "@$n" -- true
+	wait_for_socket "@$n"
+	# the @name is offered; readline replaces what follows the '@'
+	run -0 bash_complete sockinfo "sockinfo -v @${n%-*}"
+	assert_line "$n"
+	run -0 bash_complete usock-bench "usock-bench @${n%-*}"
+	assert_line "$n"
+	# after one address: the modes
+	run -0 bash_complete usock-bench "usock-bench @$n "
+	assert_output "connect-rate
+hold
+latency
+throughput"
+	# --compare: a second address is still to come after the first
+	run -0 bash_complete usock-bench "usock-bench --compare @$n @"
+	assert_line "$n"
+	run -0 bash_complete usock-bench "usock-bench --compare @$n @$n "
+	assert_output "connect-rate
+hold
+latency
+throughput"
+	# an option value after an @name: sockinfo -u USER
+	run -0 bash_complete sockinfo "sockinfo @$n -u roo"
+	assert_line root
+}
+
 @test "a bare port and localhost try ::1 and then 127.0.0.1, whatever /etc/hosts lists" {
 	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null ||
 		fail "this host has no IPv6 loopback address"
