@@ -20,7 +20,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wno-missing-field-initializers
 CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib $(CPPFLAGS)
-CFLAGS_ALL   := -std=c11 $(WARN) $(CFLAGS)
+CFLAGS_ALL   := -std=c11 -pthread $(WARN) $(CFLAGS)
 LDLIBS_ALL   := $(LDLIBS) -lm -pthread
 
 # Hardening by default: fortified libc calls, stack protector, PIE, full

@@ -44,6 +44,7 @@ static const char usage_text[] =
 	"      --drain SECONDS     on SIGTERM, let connections finish this long (30)\n"
 	"      --exit-idle-time SECONDS\n"
 	"                          exit 0 after SECONDS without a connection\n"
+	"  -j, --workers N         N event loops (threads) share the connections (1)\n"
 	OPT_COMMON_HELP
 	"\n"
 	"Addresses: see usock(7).  Signals: SIGTERM/SIGINT stop accepting and drain,\n"
@@ -62,6 +63,7 @@ static const struct option longopts[] = {
 	{ "drain", required_argument, NULL, OPT_DRAIN },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "exit-idle-time", required_argument, NULL, OPT_EXIT_IDLE },
+	{ "workers", required_argument, NULL, 'j' },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -122,9 +124,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
 	a->ready_fd = -1;
-	while ((c = opt_next(&it, "+:c:m:o:b:vqhV", longopts)) != -1) {
+	while ((c = opt_next(&it, "+:c:j:m:o:b:vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
+		case 'j': a->b.workers = (int)opt_ulong("--workers", optarg, 1, BRIDGE_WORKERS_MAX); break;
 		case OPT_ALLOW:
 			if (a->b.nallow == MAX_ALLOW)
 				die(EXIT_USAGE, "--allow: at most %d ranges", MAX_ALLOW);
@@ -244,20 +247,22 @@ static struct notify notify = { .fd = -1 };
 static void on_event(void *ctx, const struct bridge *b, enum bridge_event ev)
 {
 	char msg[256];
+	struct bridge_stats st;
 	(void)ctx;
+	bridge_snapshot(b, &st);   /* other workers may be counting */
 	switch (ev) {
 	case BRIDGE_STATUS:
 		snprintf(msg, sizeof msg, "STATUS=%llu active, %llu accepted, "
 			 "%llu failed, %llu refused",
-			 (unsigned long long)b->st.active,
-			 (unsigned long long)b->st.accepted,
-			 (unsigned long long)b->st.failed,
-			 (unsigned long long)b->st.refused);
+			 (unsigned long long)st.active,
+			 (unsigned long long)st.accepted,
+			 (unsigned long long)st.failed,
+			 (unsigned long long)st.refused);
 		cli_notify(&notify, msg, 0);
 		break;
 	case BRIDGE_STOPPING:
 		snprintf(msg, sizeof msg, "STOPPING=1\nSTATUS=draining %llu "
-			 "connections", (unsigned long long)b->st.active);
+			 "connections", (unsigned long long)st.active);
 		cli_notify(&notify, msg, 1);
 		break;
 	case BRIDGE_IDLE_EXIT:
@@ -422,7 +427,9 @@ int main(int argc, char **argv)
 			die_sys(1, "resolver thread");
 		a.b.resolver = &res;
 		const char *why;
-		resolve_update(&res, &a.b.target, now_ms(), &why); /* look up now */
+		int seen = 0;
+		/* look up now */
+		resolve_update(&res, &seen, &a.b.target, now_ms(), &why);
 	}
 	if (log_level >= 2)
 		a.b.on_start = print_start;

@@ -102,6 +102,20 @@ until_answer() {
 	until_answer "$addr" two
 }
 
+@test "-j 3: each worker takes the lookups' answers; concurrent clients are all served" {
+	PORT=$(free_port)
+	start_bg usock-bench --serve echo "127.0.0.1:$PORT"
+	wait_for_port "$PORT"
+	hosts_set 127.0.0.1
+	# a worker still waiting for its first answer would fail clients
+	# once the connect timeout passed
+	start_bg tcp2unix -j 3 --connect-timeout 1 0 "$NAME:$PORT" --print-address 2>"$T/err"
+	local addr
+	addr=$(wait_file_line "$T/err" '^tcp:')
+	run -0 usock-bench "$addr" connect-rate -P 6 -n 600 -q
+	run -1 grep 'target' "$T/err"
+}
+
 @test "a malformed target address is still a usage error (exit 2)" {
 	run -2 --separate-stderr tcp2unix 0 "$NAME:99999"
 	assert_regex "$stderr" "^tcp2unix: address '$NAME:99999': "

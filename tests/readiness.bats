@@ -131,6 +131,34 @@ while True:
 	wait_file_line "$T/notes" '^STOPPING=1\|STATUS=draining 0 connections$'
 }
 
+@test "-j 3: NOTIFY_SOCKET counts the whole process; --exit-idle-time waits for every worker's connections" {
+	start_server "$T/t.sock" --mode echo --count 0
+	notify_receiver "$T/notify" "$T/notes"
+	ready_pipe
+	# (not given the FIFO's other end: read_ready sees EOF when it closes fd 5)
+	NOTIFY_SOCKET=$T/notify start_bg tcp2unix -j 3 --exit-idle-time 2 0 "$T/t.sock" \
+		--ready-fd 5 5>"$T/ready" {RW}>&-
+	ready_open
+	local pid=$BG_PID addr held
+	addr=$(read_ready)
+	# one connection stays past the idle time, in whichever worker took it,
+	# while 200 short ones come and go through all three
+	start_bg usock-connect "$addr" < <(echo one; sleep 3; echo two) >"$T/held"
+	held=$BG_PID
+	run -0 usock-bench "$addr" connect-rate -P 6 -n 200 --warmup 0 -q
+	wait_file_line "$T/notes" '^STATUS=1 active, 201 accepted, 0 failed, 0 refused$'
+	wait_pid "$held"
+	local t0
+	t0=$(now_ms)
+	assert_equal "$(cat "$T/held")" $'one\ntwo'
+	wait_file_line "$T/notes" '^STATUS=0 active, 201 accepted, 0 failed, 0 refused$'
+	# idle from the end of the last connection, whichever worker had it
+	expect_exit 0 "$pid" 15
+	local ms=$(($(now_ms) - t0))
+	[ "$ms" -ge 1800 ] || fail "exited $ms ms after the last connection ended"
+	wait_file_line "$T/notes" '^STOPPING=1\|STATUS=draining 0 connections$'
+}
+
 @test "NOTIFY_SOCKET: nobody listening or a form we do not speak is a warning, the tool serves anyway" {
 	NOTIFY_SOCKET="@us-nobody-$$-$BATS_TEST_NUMBER" start_bg usock-listen "$T/s.sock" \
 		-- sh -c 'echo ok' 2>"$T/err"

@@ -379,6 +379,82 @@ connect_timeout() {
 	assert_equal "$(cat "$T/o2")" two
 }
 
+@test "-j 2 -c 2: the limit is the whole process's, not each worker's" {
+	t2u_server echo-server "$T/e.sock"
+	start_bridge -j 2 -c 2 0 "$T/e.sock"
+	local port=${HOSTPORT##*:} c1 c2 c3
+	start_bg $CLIENT "$HOSTPORT" --send one --hold-file "$T/go1" --out "$T/o1"
+	c1=$BG_PID
+	start_bg $CLIENT "$HOSTPORT" --send two --hold-file "$T/go2" --out "$T/o2"
+	c2=$BG_PID
+	wait_until 10 unix_accepted_is "$T/e.sock" 2
+	start_bg $CLIENT "$HOSTPORT" --send three --out "$T/o3"
+	c3=$BG_PID
+	wait_until 10 accept_queue_is "$port" 1
+	unix_accepted_is "$T/e.sock" 2
+	# the worker that holds neither of the two is woken when one ends
+	touch "$T/go1" "$T/go2"
+	wait_pid "$c1"
+	wait_pid "$c2"
+	wait_pid "$c3"
+	assert_equal "$(cat "$T/o1") $(cat "$T/o2") $(cat "$T/o3")" "one two three"
+}
+
+# ---- -j: several event loops -------------------------------------------------
+
+@test "-j 2: two event loops serve 600 concurrent connections, descriptors return, SIGUSR1 sums the counters" {
+	raise_nofile 2500
+	t2u_server echo-server "$T/e.sock"
+	start_bridge -j 2 0 "$T/e.sock"
+	assert_equal "$(ls "/proc/$BPID/task" | wc -l)" 2
+	local base many
+	base=$(fd_count "$BPID")
+	start_bg "${T2U[@]}" many "$HOSTPORT" 600 --opened-file "$T/opened" --go-file "$T/go" >"$T/many.out"
+	many=$BG_PID
+	wait_for_file "$T/opened" 30
+	wait_until 20 fds_at_least "$BPID" $((base + 1200))
+	local n
+	n=$(fd_count "$BPID")
+	[ "$n" -le $((base + 1200 + 8)) ] || fail "$n descriptors for 600 idle connections (baseline $base)"
+	bridge_counters_are "600, active 600, refused 0, failed 0, completed 0,"
+	touch "$T/go"
+	wait_pid "$many" 60
+	assert_equal "$(cat "$T/many.out")" "600 ok"
+	wait_until 10 fds_are "$BPID" "$base"
+	bridge_counters_are "600, active 0, refused 0, failed 0, completed 600,"
+}
+
+@test "-j 2: SIGTERM closes the listener at once and drains every worker's connections; the deadline cuts them, counted once" {
+	t2u_server echo-server "$T/e.sock"
+	start_bridge -v -j 2 --drain 0.5 "$T/front.sock" "$T/e.sock"
+	start_bg "${T2U[@]}" many "unix:$T/front.sock" 40 --opened-file "$T/opened" --go-file "$T/never"
+	wait_for_file "$T/opened" 30
+	wait_until 10 unix_accepted_is "$T/e.sock" 40
+	local t0
+	t0=$(now_ms)
+	kill -TERM "$BPID"
+	wait_gone "$T/front.sock" 2
+	expect_exit 0 "$BPID" 10
+	elapsed_between $(($(now_ms) - t0)) 400 3000
+	wait_file_line "$BERR" '^tcp2unix: stopping: 40 connections to drain'
+	wait_file_line "$BERR" '^tcp2unix: drain deadline: closed 40 connections'
+	assert_equal "$(grep -c ': drain deadline, reset ' "$BERR")" 40
+
+	# a transfer in flight in either worker completes
+	head -c 4M /dev/urandom >"$T/answer"
+	start_server "$T/t.sock" --mode answer --count 0 --delay-after-eof 1 \
+		--answer-file "$T/answer" --sha-file "$T/request.sha"
+	start_bridge -j 2 "$T/front2.sock" "$T/t.sock"
+	start_bg $CLIENT "$T/front2.sock" --send hello --out "$T/out"
+	local client=$BG_PID
+	wait_for_file "$T/request.sha"
+	kill -TERM "$BPID"
+	wait_gone "$T/front2.sock" 2
+	wait_pid "$client" 20
+	expect_exit 0 "$BPID" 20
+	assert_equal "$(sha "$T/out")" "$(sha "$T/answer")"
+}
+
 @test "-m 0600 on a UNIX LISTEN-ADDRESS; SIGTERM removes the socket file, exit 0" {
 	t2u_server echo-server "$T/e.sock"
 	start_bridge -m 0600 "$T/front.sock" "$T/e.sock"
@@ -645,6 +721,10 @@ usage_error() {
 	usage_error --idle-timeout abc "$T/a.sock" "$T/b.sock"
 	usage_error --connect-timeout -1 "$T/a.sock" "$T/b.sock"
 	usage_error --drain 5x "$T/a.sock" "$T/b.sock"
+	usage_error -j 0 "$T/a.sock" "$T/b.sock"
+	assert_equal "$stderr" "tcp2unix: --workers: 0 is out of range 1..256"
+	usage_error --workers 257 "$T/a.sock" "$T/b.sock"
+	usage_error -j two "$T/a.sock" "$T/b.sock"
 	usage_error -m 0999 "$T/a.sock" "$T/b.sock"
 	usage_error -m 0600 0 "$T/b.sock"
 	usage_error -o nobody "@name" "$T/b.sock"

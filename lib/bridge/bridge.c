@@ -5,12 +5,14 @@
  * nothing: what it has to say goes through the caller's hooks. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -23,6 +25,7 @@
 
 #define TAG_MAX     64      /* epoll tags below this are not connections */
 #define TAG_SIGNAL  63
+#define TAG_WAKE    62      /* another worker has news (engine.wakefd) */
 #define ACCEPT_BATCH 64
 #define RETRY_MS    5       /* retry a UNIX target whose backlog is full */
 #define PAUSE_MS    100     /* accept pause after EMFILE and kin */
@@ -54,9 +57,17 @@ struct list {
 	struct client *head, *tail;
 };
 
+/* Counters are shared by the workers: updated atomically, read whole. */
+#define STAT_ADD(b, f, n) __atomic_fetch_add(&(b)->st.f, (n), __ATOMIC_RELAXED)
+#define STAT_GET(b, f)    __atomic_load_n(&(b)->st.f, __ATOMIC_RELAXED)
+
+/* One event loop: a worker.  It owns the connections it accepted. */
 struct engine {
 	struct bridge *b;
+	struct shared *sh;
 	int ep;
+	int wakefd;                /* eventfd: stop, or room under -c again */
+	uint64_t nconn;            /* connections this worker holds */
 	struct list connecting;    /* by start: connect deadline */
 	struct list retrying;
 	struct list relaying;      /* by last traffic: idle deadline */
@@ -70,9 +81,73 @@ struct engine {
 	int64_t paused_until;      /* after EMFILE: accept again then */
 	int stopping;
 	int64_t drain_deadline;
+	/* this worker's copy of the target: a name's lookups (b->resolver)
+	 * refresh its addresses, which the other workers may be reading */
+	struct addr target;
+	int target_gen;            /* the resolver's answer it holds */
 	char target_name[ADDR_STRLEN];
-	struct loop_conns loops;   /* our TCP target sockets, for loops */
 };
+
+/* What the workers share besides the counters. */
+struct shared {
+	struct engine *eng;
+	int n;
+	int stop_req, stop_now;    /* SIGTERM once, twice (atomic) */
+	int unlistened;            /* workers that let go of the listeners */
+	uint64_t left;             /* connections cut by the drain deadline */
+	pthread_mutex_t loops_lock;
+	struct loop_conns loops;   /* our TCP target sockets, for loops */
+	pthread_mutex_t event_lock; /* one on_event call at a time */
+};
+
+/* Tell the caller's on_event EV: worker 0 reports the status, but the
+ * drain may start in another worker. */
+static void event(struct engine *e, enum bridge_event ev)
+{
+	struct bridge *b = e->b;
+	if (!b->on_event)
+		return;
+	pthread_mutex_lock(&e->sh->event_lock);
+	b->on_event(b->event_ctx, b, ev);
+	pthread_mutex_unlock(&e->sh->event_lock);
+}
+
+/* Tell every worker but SELF to look at the shared state. */
+static void wake_all(struct engine *self)
+{
+	struct shared *sh = self->sh;
+	uint64_t one = 1;
+	for (int i = 0; i < sh->n; i++)
+		if (&sh->eng[i] != self && write(sh->eng[i].wakefd, &one, sizeof one) < 0)
+			continue; /* a full counter already says "look" */
+}
+
+/* The table of our own TCP connections, shared by the workers. */
+static void loops_note(struct engine *e, int fd, const struct sockaddr *sa)
+{
+	pthread_mutex_lock(&e->sh->loops_lock);
+	loop_note(&e->sh->loops, fd, sa);
+	pthread_mutex_unlock(&e->sh->loops_lock);
+}
+
+static void loops_forget(struct engine *e, int fd)
+{
+	if (e->b->target.kind != ADDR_TCP)
+		return;
+	pthread_mutex_lock(&e->sh->loops_lock);
+	loop_forget(&e->sh->loops, fd);
+	pthread_mutex_unlock(&e->sh->loops_lock);
+}
+
+static int loops_is_own(struct engine *e, int fd, const struct sockaddr *peer)
+{
+	if (peer->sa_family == AF_UNIX)
+		return loop_is_own(&e->sh->loops, fd, peer);
+	pthread_mutex_lock(&e->sh->loops_lock);
+	int r = loop_is_own(&e->sh->loops, fd, peer);
+	pthread_mutex_unlock(&e->sh->loops_lock);
+	return r;
+}
 
 static void list_add(struct list *l, struct client *c)
 {
@@ -122,14 +197,18 @@ static void set_events(struct engine *e, struct client *c, int target,
 		*cur = ev;
 }
 
+/* Watch the listeners or not.  Every worker watches them with
+ * EPOLLEXCLUSIVE: a new client wakes one waiting worker, not all (an
+ * exclusive registration cannot be modified: it is added and removed). */
 static void set_accepting(struct engine *e, int on)
 {
 	if (e->accepting == on)
 		return;
 	for (int i = 0; i < e->b->nlfd; i++) {
-		struct epoll_event ee = { .events = on ? EPOLLIN : 0,
+		struct epoll_event ee = { .events = EPOLLIN | EPOLLEXCLUSIVE,
 					  .data.u64 = (uint64_t)i };
-		epoll_ctl(e->ep, EPOLL_CTL_MOD, e->b->lfd[i], &ee);
+		epoll_ctl(e->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+			  e->b->lfd[i], &ee);
 	}
 	e->accepting = on;
 }
@@ -137,7 +216,33 @@ static void set_accepting(struct engine *e, int on)
 static void update_accepting(struct engine *e, int64_t now)
 {
 	set_accepting(e, !e->stopping && now >= e->paused_until &&
-			 e->b->st.active < e->b->max_conns);
+			 STAT_GET(e->b, active) < e->b->max_conns);
+}
+
+/* Take a place under -c for a client about to be accepted: 1 taken,
+ * 0 the process is full. */
+static int reserve(struct bridge *b)
+{
+	if (STAT_ADD(b, active, 1) < b->max_conns)
+		return 1;
+	STAT_ADD(b, active, (uint64_t)-1);
+	return 0;
+}
+
+/* Give a place back; when the process was full, the other workers may
+ * accept again.  The last connection's end starts --exit-idle-time,
+ * which worker 0 keeps. */
+static void release(struct engine *e)
+{
+	uint64_t was = STAT_ADD(e->b, active, (uint64_t)-1);
+	if (e->sh->n == 1)
+		return;
+	uint64_t one = 1;
+	if (was >= e->b->max_conns)
+		wake_all(e);
+	else if (was == 1 && e->b->exit_idle_ms > 0 && e != &e->sh->eng[0] &&
+		 write(e->sh->eng[0].wakefd, &one, sizeof one) < 0)
+		return; /* a full counter already says "look" */
 }
 
 /* Close FD so that a TCP peer sees a reset rather than an orderly
@@ -222,27 +327,28 @@ static void client_close(struct engine *e, struct client *c, const char *how,
 			conn_abort(&c->cc);
 			how = cut_how(c, how, buf, sizeof buf);
 		}
-		loop_forget(&e->loops, c->cc.side[1].wfd);
+		loops_forget(e, c->cc.side[1].wfd);
 		/* closing an fd takes it out of the epoll set */
 		conn_close(&c->cc);
 		conn_free(&c->cc);
-		b->st.completed++;
+		STAT_ADD(b, completed, 1);
 	} else {
 		/* a client whose target never answered is reset, not given
 		 * an empty answer */
 		if (c->cfd >= 0)
 			close_reset(c->cfd);
 		if (c->tfd >= 0) {
-			loop_forget(&e->loops, c->tfd);
+			loops_forget(e, c->tfd);
 			close(c->tfd);
 		}
 	}
 	c->cfd = c->tfd = -1;
 	uint64_t up = relayed ? c->cc.dir[0].bytes : 0;
 	uint64_t down = relayed ? c->cc.dir[1].bytes : 0;
-	b->st.bytes_up += up;
-	b->st.bytes_down += down;
-	b->st.active--;
+	STAT_ADD(b, bytes_up, up);
+	STAT_ADD(b, bytes_down, down);
+	e->nconn--;
+	release(e);
 	if (b->on_end) {
 		struct bridge_end be = who(c);
 		be.how = how;
@@ -284,7 +390,7 @@ static void set_nodelay(int fd)
  * progress, or -1 with errno. */
 static int target_start(struct engine *e, struct client *c)
 {
-	const struct addr *t = &e->b->target;
+	const struct addr *t = &e->target;
 	int pending;
 	int fd = sock_connect_start(t, c->ai, &pending);
 	if (fd < 0)
@@ -294,7 +400,7 @@ static int target_start(struct engine *e, struct client *c)
 	c->tfd = fd;
 	c->tev = NOREG;
 	if (t->kind == ADDR_TCP)
-		loop_note(&e->loops, fd, (const struct sockaddr *)&t->sa[c->ai]);
+		loops_note(e, fd, (const struct sockaddr *)&t->sa[c->ai]);
 	return !pending;
 }
 
@@ -364,7 +470,7 @@ static void client_event(struct engine *e, struct client *c, int target,
 static void start_relay(struct engine *e, struct client *c, int64_t now)
 {
 	if (c->hdr && send_header(c) < 0) {
-		e->b->st.failed++;
+		STAT_ADD(e->b, failed, 1);
 		client_close(e, c, "target failed", errno);
 		return;
 	}
@@ -373,7 +479,7 @@ static void start_relay(struct engine *e, struct client *c, int64_t now)
 	c->last = now;
 	list_add(&e->relaying, c);
 	int tcp = (c->peer.ss_family != AF_UNIX) |
-		  (e->b->target.sa[c->ai].ss_family != AF_UNIX) << 1;
+		  (e->target.sa[c->ai].ss_family != AF_UNIX) << 1;
 	conn_init_sockets(&c->cc, c->cfd, c->tfd, tcp, &e->pool);
 	c->cc.id = c->id;
 	relay_interest(e, c);
@@ -392,7 +498,7 @@ static void connect_failed(struct engine *e, struct client *c, int err,
 {
 	set_events(e, c, 1, NOREG);
 	if (c->tfd >= 0) {
-		loop_forget(&e->loops, c->tfd);
+		loops_forget(e, c->tfd);
 		close(c->tfd);
 	}
 	c->tfd = -1;
@@ -408,11 +514,11 @@ static void connect_failed(struct engine *e, struct client *c, int err,
 		list_add(&e->retrying, c);
 		return;
 	}
-	if (++c->ai < e->b->target.nsa) {
+	if (++c->ai < e->target.nsa) {
 		target_connect(e, c, now);
 		return;
 	}
-	e->b->st.failed++;
+	STAT_ADD(e->b, failed, 1);
 	client_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
 }
 
@@ -422,15 +528,16 @@ static void target_connect(struct engine *e, struct client *c, int64_t now)
 {
 	struct bridge *b = e->b;
 	if (b->resolver && c->ai == 0) {
-		static char how[200];
+		char how[200];
 		const char *why = NULL;
-		int ok = resolve_update(b->resolver, &b->target, now, &why);
+		int ok = resolve_update(b->resolver, &e->target_gen, &e->target,
+					now, &why);
 		if (ok == 0) {          /* the first lookup is under way */
 			connect_failed(e, c, EAGAIN, now);
 			return;
 		}
 		if (ok < 0) {
-			b->st.failed++;
+			STAT_ADD(b, failed, 1);
 			snprintf(how, sizeof how, "target name does not resolve: %s",
 				 why);
 			client_close(e, c, how, 0);
@@ -467,9 +574,14 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	struct bridge *b = e->b;
 	struct sockaddr_storage ss;
 	socklen_t len;
+	if (!reserve(b)) {
+		set_accepting(e, 0);  /* until a connection ends */
+		return 0;
+	}
 	int fd = sock_accept(lfd, &ss, &len);
 
 	if (fd < 0) {
+		release(e);
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			/* out of descriptors: pause instead of spinning */
@@ -494,13 +606,13 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	}
 	/* the connection's number: the accepted counter, which is shared
 	 * by every event loop of the process */
-	unsigned long id = (unsigned long)__atomic_add_fetch(&b->st.accepted, 1,
-							     __ATOMIC_RELAXED);
+	unsigned long id = (unsigned long)STAT_ADD(b, accepted, 1) + 1;
 	/* a loop that start-up could not see: a client that is one of our
 	 * own connections to the target is reset, which ends that one too */
 	if ((ss.ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
-	    loop_is_own(&e->loops, fd, (struct sockaddr *)&ss)) {
-		b->st.refused++;
+	    loops_is_own(e, fd, (struct sockaddr *)&ss)) {
+		STAT_ADD(b, refused, 1);
+		release(e);
 		notice(e, 0, 0, "#%lu refused: a connection from this bridge "
 		       "itself (the target %s leads back to it)", id,
 		       e->target_name);
@@ -512,7 +624,8 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	if (b->nallow && ss.ss_family != AF_UNIX &&
 	    !cidr_match(b->allow, b->nallow, (struct sockaddr *)&ss)) {
 		char peer[ADDR_STRLEN];
-		b->st.refused++;
+		STAT_ADD(b, refused, 1);
+		release(e);
 		sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, sizeof peer);
 		notice(e, 0, 0, "#%lu %s: refused: not in --allow", id, peer);
 		close_reset(fd);
@@ -520,7 +633,8 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	}
 	struct client *c = calloc(1, sizeof *c);
 	if (!c) {
-		b->st.failed++;
+		STAT_ADD(b, failed, 1);
+		release(e);
 		close(fd);
 		return 0;
 	}
@@ -537,7 +651,7 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	}
 	c->state = C_CONNECTING;
 	list_add(&e->connecting, c);
-	b->st.active++;
+	e->nconn++;
 	if (b->on_start) {
 		struct bridge_end be = who(c);
 		b->on_start(b->hook_ctx, &be);
@@ -623,7 +737,7 @@ static void client_event(struct engine *e, struct client *c, int target,
 	if (c->state == C_CONNECTING || c->state == C_RETRY) {
 		if (!target) {
 			if (client_left(c, ev)) {
-				e->b->st.failed++;
+				STAT_ADD(e->b, failed, 1);
 				client_close(e, c, "client left", 0);
 			} else {
 				set_events(e, c, 0, 0); /* a half-close: wait */
@@ -681,7 +795,7 @@ static int64_t timers(struct engine *e, int64_t now)
 
 	struct client *c;
 	while ((c = e->connecting.head) && now - c->start >= b->connect_ms) {
-		b->st.failed++;
+		STAT_ADD(b, failed, 1);
 		client_close(e, c, "connect timeout", 0);
 	}
 	if (e->connecting.head)
@@ -695,8 +809,8 @@ static int64_t timers(struct engine *e, int64_t now)
 		c->state = C_CONNECTING;
 		list_insert_by_start(&e->connecting, c);
 		if (now - c->start >= b->connect_ms) {
-			b->st.failed++;
-			if (b->resolver && !b->target.nsa)
+			STAT_ADD(b, failed, 1);
+			if (b->resolver && !e->target.nsa)
 				client_close(e, c, "target name lookup timed out", 0);
 			else
 				client_close(e, c, "target busy", EAGAIN);
@@ -739,25 +853,30 @@ static int64_t timers(struct engine *e, int64_t now)
 #undef SOONER
 }
 
+/* Stop accepting and start the drain.  The last worker to let go of
+ * the listeners closes them (and removes our socket file): until then
+ * another worker may be in accept4() on them. */
 static void stop(struct engine *e, int64_t now)
 {
 	struct bridge *b = e->b;
+	if (e->stopping)
+		return;
 	set_accepting(e, 0);
-	for (int i = 0; i < b->nlfd; i++) {
-		epoll_ctl(e->ep, EPOLL_CTL_DEL, b->lfd[i], NULL);
+	e->stopping = 1;
+	e->drain_deadline = now + b->drain_ms;
+	if (__atomic_add_fetch(&e->sh->unlistened, 1, __ATOMIC_ACQ_REL) < e->sh->n)
+		return;
+	for (int i = 0; i < b->nlfd; i++)
 		close(b->lfd[i]);
-	}
 	b->nlfd = 0;
 	if (b->own) {
 		sock_unlink(b->own);
 		b->own->fd = -1;
 	}
-	e->stopping = 1;
-	e->drain_deadline = now + b->drain_ms;
 	notice(e, 1, 0, "stopping: %llu connection%s to drain",
-	       (unsigned long long)b->st.active, num_s(b->st.active));
-	if (b->on_event)
-		b->on_event(b->event_ctx, b, BRIDGE_STOPPING);
+	       (unsigned long long)STAT_GET(b, active),
+	       num_s(STAT_GET(b, active)));
+	event(e, BRIDGE_STOPPING);
 }
 
 /* A client waits in a listening socket's queue. */
@@ -783,70 +902,113 @@ static void close_all(struct engine *e, struct list *l, const char *how)
 		client_close(e, l->head, how, 0);
 }
 
-int bridge_run(struct bridge *b)
+/* SIGINT or SIGTERM (worker 0 reads the signals): the first starts the
+ * drain in every worker, the second ends it. */
+static void on_stop_signal(struct engine *e, int64_t now)
 {
-	struct engine e = { .b = b };
-	struct epoll_event ev[128];
-
-	e.pool.max = 64;
-	e.batch = 1;
-	addr_format(&b->target, e.target_name, sizeof e.target_name);
-	/* without the table, a run-time TCP loop is bounded by -c only */
-	if (b->target.kind == ADDR_TCP && loop_conns_init(&e.loops) < 0)
-		notice(&e, 0, 0, "no memory to watch for connection loops");
-	e.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (e.ep < 0)
-		return -1;
-	for (int i = 0; i < b->nlfd; i++) {
-		struct epoll_event ee = { .events = 0, .data.u64 = (uint64_t)i };
-		if (epoll_ctl(e.ep, EPOLL_CTL_ADD, b->lfd[i], &ee) < 0)
-			return -1;
+	if (!__atomic_exchange_n(&e->sh->stop_req, 1, __ATOMIC_ACQ_REL)) {
+		stop(e, now);
+	} else {
+		__atomic_store_n(&e->sh->stop_now, 1, __ATOMIC_RELEASE);
+		e->drain_deadline = now;
 	}
-	struct epoll_event se = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
-	if (epoll_ctl(e.ep, EPOLL_CTL_ADD, b->sigfd, &se) < 0)
-		return -1;
-	update_accepting(&e, now_ms());
-	struct bridge_stats told = b->st;   /* as last reported */
-	int64_t told_at = 0, idle_since = now_ms();
-	uint64_t seen = 0;                  /* accepted, for exit_idle_ms */
+	wake_all(e);
+}
 
+/* Another worker woke us: the drain, or room under -c again. */
+static void on_wake(struct engine *e, int64_t now)
+{
+	uint64_t v;
+	if (read(e->wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
+		return;
+	if (__atomic_load_n(&e->sh->stop_req, __ATOMIC_ACQUIRE))
+		stop(e, now);
+	if (__atomic_load_n(&e->sh->stop_now, __ATOMIC_ACQUIRE))
+		e->drain_deadline = now;
+	if (!e->stopping)
+		update_accepting(e, now);
+}
+
+void bridge_snapshot(const struct bridge *b, struct bridge_stats *st)
+{
+	st->accepted = STAT_GET(b, accepted);
+	st->refused = STAT_GET(b, refused);
+	st->failed = STAT_GET(b, failed);
+	st->completed = STAT_GET(b, completed);
+	st->active = STAT_GET(b, active);
+	st->bytes_up = STAT_GET(b, bytes_up);
+	st->bytes_down = STAT_GET(b, bytes_down);
+}
+
+/* Worker 0 watches the whole process: the counters reported through
+ * on_event (at most once a second), and --exit-idle-time.  *WAIT is
+ * shortened to when it must look again.  1: it stopped the bridge. */
+static int watch_process(struct engine *e, int64_t now, int64_t *wait,
+			 struct bridge_stats *told, int64_t *told_at,
+			 int64_t *idle_since, uint64_t *seen)
+{
+	struct bridge *b = e->b;
+	struct bridge_stats st;
+	bridge_snapshot(b, &st);
+	if (b->on_event && stats_changed(told, &st)) {
+		if (now - *told_at >= 1000) {
+			*told = st;
+			*told_at = now;
+			event(e, BRIDGE_STATUS);
+		} else if (*wait < 0 || *told_at + 1000 - now < *wait) {
+			*wait = *told_at + 1000 - now;
+		}
+	}
+	/* the other workers change the counters without waking this one */
+	if (b->on_event && e->sh->n > 1 && (*wait < 0 || *wait > 1000))
+		*wait = 1000;
+	/* idle: since the last connection began or ended */
+	uint64_t ends = st.completed + st.failed + st.refused;
+	if (st.active || st.accepted + ends != *seen) {
+		*idle_since = now;
+		*seen = st.accepted + ends;
+	}
+	if (b->exit_idle_ms > 0 && !e->stopping && !st.active) {
+		if (now - *idle_since >= b->exit_idle_ms && !queued(b)) {
+			notice(e, 1, 0, "no connection for %lld ms: exiting",
+			       (long long)b->exit_idle_ms);
+			event(e, BRIDGE_IDLE_EXIT);
+			on_stop_signal(e, now);
+			return 1;
+		}
+		int64_t left = *idle_since + b->exit_idle_ms - now;
+		if (left < 1)
+			left = 1;
+		if (*wait < 0 || left < *wait)
+			*wait = left;
+	}
+	return 0;
+}
+
+/* One worker's event loop, until its part of the drain is over. */
+static int engine_run(struct engine *e)
+{
+	struct bridge *b = e->b;
+	struct epoll_event ev[128];
+	struct bridge_stats told;            /* as last reported */
+	int64_t told_at = 0, idle_since = now_ms();
+	uint64_t seen = 0;                   /* connections begun and ended,
+	                                        for exit_idle_ms */
+
+	bridge_snapshot(b, &told);
+	update_accepting(e, now_ms());
 	for (;;) {
 		int64_t now = now_ms();
-		if (!e.accepting && !e.stopping && now >= e.paused_until)
-			update_accepting(&e, now);
-		int64_t wait = timers(&e, now);
+		if (!e->accepting && !e->stopping && now >= e->paused_until)
+			update_accepting(e, now);
+		int64_t wait = timers(e, now);
 		/* the drain ends with the last connection, however it ended */
-		if (e.stopping && (!b->st.active || now >= e.drain_deadline))
+		if (e->stopping && (!e->nconn || now >= e->drain_deadline))
 			break;
-		if (b->on_event && stats_changed(&told, &b->st)) {
-			if (now - told_at >= 1000) {
-				told = b->st;
-				told_at = now;
-				b->on_event(b->event_ctx, b, BRIDGE_STATUS);
-			} else if (wait < 0 || told_at + 1000 - now < wait) {
-				wait = told_at + 1000 - now;
-			}
-		}
-		if (b->st.active || b->st.accepted != seen) {
-			idle_since = now;
-			seen = b->st.accepted;
-		}
-		if (b->exit_idle_ms > 0 && !e.stopping && !b->st.active) {
-			if (now - idle_since >= b->exit_idle_ms && !queued(b)) {
-				notice(&e, 1, 0, "no connection for %lld ms: exiting",
-				       (long long)b->exit_idle_ms);
-				if (b->on_event)
-					b->on_event(b->event_ctx, b, BRIDGE_IDLE_EXIT);
-				stop(&e, now);
-				continue;
-			}
-			int64_t left = idle_since + b->exit_idle_ms - now;
-			if (left < 1)
-				left = 1;
-			if (wait < 0 || left < wait)
-				wait = left;
-		}
-		int n = epoll_wait(e.ep, ev, 128, wait < 0 ? -1 :
+		if (e == &e->sh->eng[0] &&
+		    watch_process(e, now, &wait, &told, &told_at, &idle_since, &seen))
+			continue;
+		int n = epoll_wait(e->ep, ev, 128, wait < 0 ? -1 :
 				   wait > 60000 ? 60000 : (int)wait);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -854,39 +1016,136 @@ int bridge_run(struct bridge *b)
 			return -1;
 		}
 		now = now_ms();
-		e.turn++;
+		e->turn++;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
 			if (tag == TAG_SIGNAL) {
 				int s = sig_read(b->sigfd);
-				if (s == SIGUSR1 && b->on_stats)
-					b->on_stats(b->hook_ctx, &b->st);
-				else if ((s == SIGINT || s == SIGTERM) && !e.stopping)
-					stop(&e, now);
-				else if (s == SIGINT || s == SIGTERM)
-					e.drain_deadline = now; /* asked twice */
+				if (s == SIGUSR1 && b->on_stats) {
+					struct bridge_stats st;
+					bridge_snapshot(b, &st);
+					b->on_stats(b->hook_ctx, &st);
+				} else if (s == SIGINT || s == SIGTERM) {
+					on_stop_signal(e, now);
+				}
+			} else if (tag == TAG_WAKE) {
+				on_wake(e, now);
 			} else if (tag < TAG_MAX) {
-				if (e.stopping || (int)tag >= b->nlfd)
+				if (e->stopping || (int)tag >= b->nlfd)
 					continue;
-				accept_some(&e, b->lfd[tag], now);
+				accept_some(e, b->lfd[tag], now);
 			} else {
 				struct client *c = (struct client *)(uintptr_t)(tag & ~(uint64_t)1);
 				if (c->state != C_DEAD)
-					client_event(&e, c, (int)(tag & 1), ev[i].events, now);
+					client_event(e, c, (int)(tag & 1), ev[i].events, now);
 			}
 		}
-		free_dead(&e);
+		free_dead(e);
 	}
-	int left = (int)b->st.active;
-	close_all(&e, &e.connecting, "drain deadline");
-	close_all(&e, &e.retrying, "drain deadline");
-	close_all(&e, &e.relaying, "drain deadline");
-	close_all(&e, &e.closing, "drain deadline");
-	free_dead(&e);
-	if (left)
-		notice(&e, 0, 0, "drain deadline: closed %d connections", left);
-	pipe_pool_drain(&e.pool);
-	loop_conns_free(&e.loops);
-	close(e.ep);
+	uint64_t left = e->nconn;
+	close_all(e, &e->connecting, "drain deadline");
+	close_all(e, &e->retrying, "drain deadline");
+	close_all(e, &e->relaying, "drain deadline");
+	close_all(e, &e->closing, "drain deadline");
+	free_dead(e);
+	__atomic_fetch_add(&e->sh->left, left, __ATOMIC_RELAXED);
 	return 0;
+}
+
+static void *engine_thread(void *arg)
+{
+	struct engine *e = arg;
+	/* a worker that fails stops the others: the process ends */
+	if (engine_run(e) < 0)
+		on_stop_signal(e, now_ms());
+	return NULL;
+}
+
+static int engine_init(struct engine *e, struct bridge *b, struct shared *sh,
+		       int first)
+{
+	e->b = b;
+	e->sh = sh;
+	/* spare pipes kept for splicing: 64 in all, at least 8 a worker */
+	e->pool.max = sh->n > 8 ? 8 : 64 / sh->n;
+	e->batch = 1;
+	e->target = b->target;
+	addr_format(&e->target, e->target_name, sizeof e->target_name);
+	e->ep = epoll_create1(EPOLL_CLOEXEC);
+	e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->ep < 0 || e->wakefd < 0)
+		return -1;
+	struct epoll_event we = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
+	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, e->wakefd, &we) < 0)
+		return -1;
+	struct epoll_event se = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
+	if (first && epoll_ctl(e->ep, EPOLL_CTL_ADD, b->sigfd, &se) < 0)
+		return -1;
+	return 0;
+}
+
+static void engine_free(struct engine *e)
+{
+	pipe_pool_drain(&e->pool);
+	if (e->ep >= 0)
+		close(e->ep);
+	if (e->wakefd >= 0)
+		close(e->wakefd);
+}
+
+int bridge_run(struct bridge *b)
+{
+	struct shared sh = { .n = b->workers > 1 ? b->workers : 1 };
+	int rc = 0, started = 1, err = 0;
+
+	sh.eng = calloc((size_t)sh.n, sizeof *sh.eng);
+	if (!sh.eng)
+		return -1;
+	pthread_mutex_init(&sh.loops_lock, NULL);
+	pthread_mutex_init(&sh.event_lock, NULL);
+	for (int i = 0; i < sh.n; i++)
+		sh.eng[i].ep = sh.eng[i].wakefd = -1;
+	for (int i = 0; i < sh.n && !rc; i++)
+		rc = engine_init(&sh.eng[i], b, &sh, i == 0);
+	/* without the table, a run-time TCP loop is bounded by -c only */
+	if (!rc && b->target.kind == ADDR_TCP && loop_conns_init(&sh.loops) < 0)
+		notice(&sh.eng[0], 0, 0, "no memory to watch for connection loops");
+	pthread_t *th = rc ? NULL : calloc((size_t)sh.n, sizeof *th);
+	if (!rc && !th)
+		rc = -1;
+	for (; !rc && started < sh.n; started++) {
+		int e = pthread_create(&th[started], NULL, engine_thread,
+				       &sh.eng[started]);
+		if (e) {
+			errno = e;
+			rc = -1;
+			break;
+		}
+	}
+	if (rc) {
+		err = errno;
+		/* the workers already running stop at once */
+		sh.stop_req = sh.stop_now = 1;
+		if (started > 1)
+			wake_all(&sh.eng[0]);
+	} else {
+		rc = engine_run(&sh.eng[0]);
+		err = errno;
+		if (rc < 0)
+			on_stop_signal(&sh.eng[0], now_ms());
+	}
+	for (int i = 1; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (sh.left)
+		notice(&sh.eng[0], 0, 0, "drain deadline: closed %llu connection%s",
+		       (unsigned long long)sh.left, num_s(sh.left));
+	for (int i = 0; i < sh.n; i++)
+		engine_free(&sh.eng[i]);
+	loop_conns_free(&sh.loops);
+	pthread_mutex_destroy(&sh.loops_lock);
+	pthread_mutex_destroy(&sh.event_lock);
+	free(th);
+	free(sh.eng);
+	errno = err;
+	return rc;
 }

@@ -49,6 +49,8 @@ struct bridge_end {
 	int64_t ms;                /* how long it lasted */
 };
 
+#define BRIDGE_WORKERS_MAX 256
+
 struct bridge {
 	/* set by the caller */
 	struct addr target;
@@ -68,8 +70,11 @@ struct bridge {
 	int64_t exit_idle_ms;      /* stop after this long with no
 	                              connection (and none queued); 0: never */
 	void (*on_event)(void *ctx, const struct bridge *b,
-			 enum bridge_event ev);  /* or NULL */
+			 enum bridge_event ev);  /* or NULL; from any worker,
+						    one call at a time */
 	void *event_ctx;
+	int workers;               /* event loops (threads) sharing the
+	                              listeners, 1..BRIDGE_WORKERS_MAX; 0 is 1 */
 	/* hooks (each may be NULL): the engine prints nothing itself */
 	void (*on_start)(void *ctx, const struct bridge_end *be); /* accepted */
 	void (*on_end)(void *ctx, const struct bridge_end *be);
@@ -78,11 +83,20 @@ struct bridge {
 	void (*on_notice)(void *ctx, int verbose, int err, const char *msg);
 	void *hook_ctx;
 	/* kept by the engine */
-	struct bridge_stats st;
+	struct bridge_stats st;    /* updated atomically by the workers */
 };
 
-/* Serve until SIGINT/SIGTERM and the drain that follows.  Returns 0,
+/* Serve until SIGINT/SIGTERM and the drain that follows, in b->workers
+ * event loops (the caller's thread and b->workers - 1 more): each
+ * accepts from every listener and owns what it accepted; counters,
+ * max_conns, SIGUSR1 and the drain are the whole process's.  The hooks
+ * may be called from any of those threads, one call at a time per
+ * thread.  Signals must be blocked in the caller (sigfd) before.  Returns 0,
  * or -1 with errno if the engine itself failed. */
 int bridge_run(struct bridge *b);
+
+/* The counters of B now, read while the workers may be counting (each
+ * one whole; they are not one consistent instant). */
+void bridge_snapshot(const struct bridge *b, struct bridge_stats *st);
 
 #endif

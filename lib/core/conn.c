@@ -17,8 +17,8 @@
 #define DISCARD_TURNS 16    /* reads per discard call before yielding */
 #define CHECK_MAX_MS  100   /* SIOCOUTQ polling backs off to this */
 
-/* What lingering reads land in; the tools are single-threaded. */
-static char sink[64 << 10];
+/* What lingering reads land in: one per thread (tcp2unix -j). */
+static _Thread_local char sink[64 << 10];
 
 /* Bytes FD has sent that its peer has not taken yet (TCP: not
  * acknowledged, FIN included; UNIX: not read), or -1. */

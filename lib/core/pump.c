@@ -19,8 +19,8 @@
 #define STEP_TURNS   16         /* calls per step before yielding */
 
 /* Reads land here first; only what OUT does not take at once is copied
- * into the pump's own buffer.  The tools are single-threaded. */
-static char scratch[SCRATCH];
+ * into the pump's own buffer.  One per thread (tcp2unix -j). */
+static _Thread_local char scratch[SCRATCH];
 
 static int is_blocking(int fd)
 {

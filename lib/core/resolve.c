@@ -49,6 +49,7 @@ static void *resolve_main(void *arg)
 			r->why = why;        /* nothing to fall back on */
 		}
 		r->gen++;
+		r->busy = 0;
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -70,13 +71,12 @@ int resolve_start(struct resolver *r, const struct addr *a)
 	return 0;
 }
 
-int resolve_update(struct resolver *r, struct addr *a, int64_t now,
-		   const char **why)
+int resolve_update(struct resolver *r, int *seen, struct addr *a,
+		   int64_t now, const char **why)
 {
 	pthread_mutex_lock(&r->mu);
-	if (r->gen != r->seen_gen) {
-		r->seen_gen = r->gen;
-		r->busy = 0;
+	if (r->gen != *seen) {
+		*seen = r->gen;
 		a->nsa = r->nsa;
 		memcpy(a->sa, r->sa, sizeof a->sa);
 		memcpy(a->salen, r->salen, sizeof a->salen);
