@@ -366,25 +366,32 @@ static int receive(struct exch *x)
 	return 0;
 }
 
-/* One turn of the exchange: 1 go on, else a RELAY_* code to return. */
-static int turn(struct exch *x)
+/* Send what input holds, reading more while there is room.  0, or -1
+ * failed. */
+static int send_pending(struct exch *x)
 {
-	struct msg_relay *r = x->r;
-
-	/* send what input holds, reading more while there is room */
 	for (;;) {
 		next_msg(x);
-		if (x->have_msg) {
-			int s = send_msg(x);
-			if (s < 0)
-				return RELAY_ERROR;
-			if (s == 1)
-				continue;
-		}
-		break;
+		if (!x->have_msg)
+			return 0;
+		int s = send_msg(x);
+		if (s < 0)
+			return -1;
+		if (s != 1)
+			return 0;
 	}
+}
+
+/* Whether the exchange has ended (a seqpacket peer is told once the
+ * input has), and how long the next wait may last: 1 go on, waiting at
+ * most *TIMEOUT ms (-1: no limit), else a RELAY_* code to return. */
+static int turn_deadline(struct exch *x, int64_t *timeout)
+{
+	struct msg_relay *r = x->r;
 	int connected = !r->listening;
 	int input_done = x->in_eof && !x->ilen && !x->have_msg;
+
+	*timeout = -1;
 	if (r->type == SOCK_SEQPACKET && input_done && r->linger_ms < 0 &&
 	    !x->eof_sent) {
 		shutdown(r->fd, SHUT_WR);
@@ -396,7 +403,7 @@ static int turn(struct exch *x)
 	if (x->peer_eof && x->send_done)
 		return RELAY_OK;
 
-	int64_t now = now_ms(), timeout = -1;
+	int64_t now = now_ms();
 	if (connected && input_done && x->oq.off == x->oq.len &&
 	    (r->type == SOCK_DGRAM || r->linger_ms >= 0)) {
 		if (r->linger_ms < 0)
@@ -404,16 +411,25 @@ static int turn(struct exch *x)
 		int64_t left = x->last + r->linger_ms - now;
 		if (left <= 0)
 			return RELAY_OK;
-		timeout = left;
+		*timeout = left;
 	} else if (r->idle_ms >= 0 && (connected || x->blocked)) {
 		int64_t left = x->last + r->idle_ms - now;
 		if (left <= 0) {
 			r->queue_full = x->blocked;
 			return RELAY_TIMEOUT;
 		}
-		timeout = left;
+		*timeout = left;
 	}
+	return 1;
+}
 
+/* Wait up to TIMEOUT ms (-1: no limit) for the socket, the input, the
+ * output and the signalfd, and act on what is ready: 1 go on, else a
+ * RELAY_* code to return. */
+static int turn_wait(struct exch *x, int64_t timeout)
+{
+	struct msg_relay *r = x->r;
+	int connected = !r->listening;
 	struct pollfd p[4];
 	int np = 0, isock = -1, iin = -1, iout = -1, isig = -1;
 	short sev = 0;
@@ -456,17 +472,13 @@ static int turn(struct exch *x)
 			return RELAY_SIGNAL;
 		}
 	}
-	if (iout >= 0 && p[iout].revents) {
-		if (outq_flush(&x->oq, r->out) < 0) {
-			r->failed = "write";
-			return RELAY_ERROR;
-		}
+	if (iout >= 0 && p[iout].revents && outq_flush(&x->oq, r->out) < 0) {
+		r->failed = "write";
+		return RELAY_ERROR;
 	}
 	if (isock >= 0 && (p[isock].revents & (POLLIN | POLLHUP | POLLERR)) &&
-	    !x->peer_eof) {
-		if (receive(x) < 0)
-			return RELAY_ERROR;
-	}
+	    !x->peer_eof && receive(x) < 0)
+		return RELAY_ERROR;
 	if (isock >= 0 && (p[isock].revents & POLLOUT))
 		x->blocked = 0;
 	if (iin >= 0 && p[iin].revents) {
@@ -476,6 +488,16 @@ static int turn(struct exch *x)
 			x->last = now_ms();
 	}
 	return 1;
+}
+
+/* One turn of the exchange: 1 go on, else a RELAY_* code to return. */
+static int turn(struct exch *x)
+{
+	int64_t timeout;
+	if (send_pending(x) < 0)
+		return RELAY_ERROR;
+	int rc = turn_deadline(x, &timeout);
+	return rc == 1 ? turn_wait(x, timeout) : rc;
 }
 
 int msg_relay_run(struct msg_relay *r)
@@ -494,17 +516,54 @@ int msg_relay_run(struct msg_relay *r)
 	return rc;
 }
 
+/* Write what is left of the message P (N bytes, *OFF written so far),
+ * then a newline, to *TOCHILD, closing it (-1) once all is written or
+ * COMMAND does not read (EPIPE). */
+static void feed_child(int *tochild, const char *p, size_t n, size_t *off)
+{
+	/* the message, then a newline: COMMAND reads one line */
+	ssize_t w = *off < n ? write(*tochild, p + *off, n - *off) :
+		    write(*tochild, "\n", 1);
+	int nl_done = w > 0 && *off >= n;
+	if (w > 0 && *off < n)
+		*off += (size_t)w;
+	if ((w < 0 && errno != EAGAIN && errno != EINTR) || nl_done) {
+		close(*tochild);
+		*tochild = -1;
+	}
+}
+
+/* Read what COMMAND wrote on FROMCHILD into B after the ANS->len bytes
+ * there, keeping at most MAX (the rest counted in ans->more).  0, or -1
+ * with errno. */
+static int read_answer(int fromchild, struct dgram_buf *b, size_t max,
+		       struct dgram_answer *ans)
+{
+	if (buf_reserve(b, ans->len + 65536) < 0)
+		return -1;
+	ssize_t r = read(fromchild, b->p + ans->len, 65536);
+	if (r < 0 && errno != EAGAIN && errno != EINTR)
+		return -1;
+	if (r == 0)
+		ans->out_eof = 1;
+	if (r > 0) {
+		ans->len += (size_t)r;
+		ans->any = 1;
+		if (ans->len > max) {
+			/* past what one datagram holds: count, keep no more */
+			ans->more += ans->len - max;
+			ans->len = max;
+		}
+	}
+	return 0;
+}
+
 int dgram_command_exchange(int tochild, int fromchild, const char *p,
 			   size_t n, struct dgram_buf *b, size_t max,
 			   struct dgram_answer *ans, int sigfd)
 {
 	size_t off = 0;
-	int nl_done = 0;
-	ans->len = 0;
-	ans->any = 0;
-	ans->more = 0;
-	ans->signo = 0;
-	ans->out_eof = 0;
+	*ans = (struct dgram_answer){ 0 };
 	fd_nonblock(tochild, 1);
 	fd_nonblock(fromchild, 1);
 	while (!ans->out_eof) {
@@ -532,39 +591,10 @@ int dgram_command_exchange(int tochild, int fromchild, const char *p,
 				break;
 			}
 		}
-		if (iin >= 0 && pf[iin].revents) {
-			/* the message, then a newline: COMMAND reads one line */
-			ssize_t w = off < n ? write(tochild, p + off, n - off) :
-				    write(tochild, "\n", 1);
-			if (w > 0 && off < n)
-				off += (size_t)w;
-			else if (w > 0)
-				nl_done = 1;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || nl_done) {
-				/* done, or COMMAND does not read (EPIPE) */
-				close(tochild);
-				tochild = -1;
-			}
-		}
-		if (pf[iout].revents) {
-			if (buf_reserve(b, ans->len + 65536) < 0)
-				goto fail;
-			ssize_t r = read(fromchild, b->p + ans->len, 65536);
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				goto fail;
-			if (r == 0)
-				ans->out_eof = 1;
-			if (r > 0) {
-				ans->len += (size_t)r;
-				ans->any = 1;
-				if (ans->len > max) {
-					/* past what one datagram holds: count, keep
-					 * no more */
-					ans->more += ans->len - max;
-					ans->len = max;
-				}
-			}
-		}
+		if (iin >= 0 && pf[iin].revents)
+			feed_child(&tochild, p, n, &off);
+		if (pf[iout].revents && read_answer(fromchild, b, max, ans) < 0)
+			goto fail;
 	}
 	if (tochild >= 0)
 		close(tochild);

@@ -323,48 +323,67 @@ static char *unix_name_proc(const char *name)
 	return n;
 }
 
-/* /proc/net/unix shows names raw, so a name holding a newline spreads
- * over several lines, and what follows its newline can read as a line of
- * its own: any user can forge one by binding such a name.  A line that
- * is not in the kernel's exact form continues the name before it.  A
- * well-formed line is doubtful when it could still lie inside the name
- * before it (that name and the line fit in the 108 bytes of a name): it
- * is dropped if it repeats the inode of another socket (inodes are
- * unique), else kept and marked doubtful for the caller to weigh. */
-int diag_unix_proc(struct diag_unix_set *s)
+/* All of F in a new buffer, NUL-terminated, its length in *LEN; NULL
+ * with errno (ENOMEM, or the read's error). */
+static char *read_all(FILE *f, size_t *len)
 {
-	size_t cap = 1 << 16, len = 0, ptrw = 0;
-	char *buf = NULL;
-	int e;
-
-	memset(s, 0, sizeof *s);
-	s->from_proc = 1;
-	FILE *f = fopen("/proc/net/unix", "re");
-	if (!f)
-		return -1;
-	if (!(buf = malloc(cap)))
-		goto nomem;
-	for (;;) {
-		if (len + 1 >= cap) {
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap);
+	*len = 0;
+	while (buf) {
+		if (*len + 1 >= cap) {
 			char *nb = realloc(buf, cap *= 2);
 			if (!nb)
-				goto nomem;
+				break;
 			buf = nb;
 		}
-		size_t r = fread(buf + len, 1, cap - len - 1, f);
-		if (!r)
-			break;
-		len += r;
+		size_t r = fread(buf + *len, 1, cap - *len - 1, f);
+		if (r) {
+			*len += r;
+			continue;
+		}
+		if (!ferror(f)) {
+			buf[*len] = 0;
+			return buf;
+		}
+		free(buf);
+		errno = errno ? errno : EIO;
+		return NULL;
 	}
-	if (ferror(f)) {
-		e = errno ? errno : EIO;
-		goto fail;
-	}
-	buf[len] = 0;
+	free(buf);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Append a newline and the LL bytes at LINE to the name of P: the rest
+ * of a name that holds a newline.  0, or -1 (ENOMEM). */
+static int name_continue(struct diag_unix *p, const char *line, size_t ll)
+{
+	size_t pl = strlen(p->name), nl = pl + 1 + ll;
+	char *n = malloc(nl + 1);
+	if (!n)
+		return -1;
+	memcpy(n, p->name, pl);
+	n[pl] = '\n';
+	memcpy(n + pl + 1, line, ll);
+	n[nl] = 0;
+	free(p->name);
+	p->name = n;
+	return 0;
+}
+
+/* The sockets of the LEN bytes of /proc/net/unix at BUF (its header
+ * line first) into S, each well-formed line one, marked doubtful when
+ * it could lie inside the name before it; what is not well-formed
+ * continues the name before.  0, or -1 with errno (EPROTO: no header;
+ * ENOMEM). */
+static int proc_unix_lines(struct diag_unix_set *s, char *buf, size_t len)
+{
+	size_t ptrw = 0;
 	char *line = memchr(buf, '\n', len);     /* after the header */
 	if (!line) {
-		e = EPROTO;
-		goto fail;
+		errno = EPROTO;
+		return -1;
 	}
 	size_t prev_len = 0;    /* the name of the line before, so far */
 	int prev_named = 0;
@@ -378,17 +397,8 @@ int diag_unix_proc(struct diag_unix_set *s)
 		} else if (off < 0) {
 			/* the rest of the name before, past its newline */
 			if (prev_named) {
-				struct diag_unix *p = &s->v[s->n - 1];
-				size_t pl = strlen(p->name), nl = pl + 1 + ll;
-				char *n = malloc(nl + 1);
-				if (!n)
+				if (name_continue(&s->v[s->n - 1], line, ll) < 0)
 					goto nomem;
-				memcpy(n, p->name, pl);
-				n[pl] = '\n';
-				memcpy(n + pl + 1, line, ll);
-				n[nl] = 0;
-				free(p->name);
-				p->name = n;
 				prev_len += 1 + ll;
 			}
 		} else {
@@ -406,8 +416,17 @@ int diag_unix_proc(struct diag_unix_set *s)
 		}
 		line += ll + 1;
 	}
-	/* drop doubtful lines that repeat another socket's inode; abstract
-	 * names in the escaped form (the kernel printed NUL bytes as '@') */
+	return 0;
+nomem:
+	errno = ENOMEM;
+	return -1;
+}
+
+/* Drop from S the doubtful lines that repeat another socket's inode, and
+ * give abstract names the escaped form (the kernel printed NUL bytes as
+ * '@').  0, or -1 (ENOMEM) with S holding only what is still to free. */
+static int proc_unix_settle(struct diag_unix_set *s)
+{
 	size_t k = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		struct diag_unix *u = &s->v[i];
@@ -423,8 +442,9 @@ int diag_unix_proc(struct diag_unix_set *s)
 			if (!n) {
 				for (size_t j = i; j < s->n; j++)
 					free(s->v[j].name);
-				s->n = k;  /* the rest is freed at nomem */
-				goto nomem;
+				s->n = k;
+				errno = ENOMEM;
+				return -1;
 			}
 			free(u->name);
 			u->name = n;
@@ -432,17 +452,38 @@ int diag_unix_proc(struct diag_unix_set *s)
 		s->v[k++] = *u;
 	}
 	s->n = k;
-	free(buf);
-	fclose(f);
 	return 0;
-nomem:
-	e = ENOMEM;
-fail:
+}
+
+/* /proc/net/unix shows names raw, so a name holding a newline spreads
+ * over several lines, and what follows its newline can read as a line of
+ * its own: any user can forge one by binding such a name.  A line that
+ * is not in the kernel's exact form continues the name before it.  A
+ * well-formed line is doubtful when it could still lie inside the name
+ * before it (that name and the line fit in the 108 bytes of a name): it
+ * is dropped if it repeats the inode of another socket (inodes are
+ * unique), else kept and marked doubtful for the caller to weigh. */
+int diag_unix_proc(struct diag_unix_set *s)
+{
+	size_t len;
+
+	memset(s, 0, sizeof *s);
+	s->from_proc = 1;
+	FILE *f = fopen("/proc/net/unix", "re");
+	if (!f)
+		return -1;
+	char *buf = read_all(f, &len);
+	int rc = buf ? proc_unix_lines(s, buf, len) : -1;
+	if (rc == 0)
+		rc = proc_unix_settle(s);
+	int e = errno;
 	free(buf);
 	fclose(f);
-	diag_unix_free(s);
-	errno = e;
-	return -1;
+	if (rc < 0) {
+		diag_unix_free(s);
+		errno = e;
+	}
+	return rc;
 }
 
 void diag_unix_free(struct diag_unix_set *s)

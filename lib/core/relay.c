@@ -100,16 +100,101 @@ static int result(struct relay *r, struct pump **failed)
 	return RELAY_ERROR;
 }
 
+/* The clock of one relay_run(): when traffic was last seen, and the
+ * deadline of the wait under way. */
+struct relay_clock {
+	int64_t last;      /* ms: the last byte either way */
+	int64_t heard;     /* --linger: the peer's last byte once up ended;
+			      -1 before */
+	int64_t until;     /* the wait's deadline, -1: none */
+	int lingering;     /* that deadline is --linger's */
+};
+
+/* Set K's deadline for the next wait: the connection core's, the idle
+ * time (idle_ms) or the lingering time (linger_ms), whichever comes
+ * first.  Returns poll(2)'s timeout in ms from NOW: -1 none, at most
+ * 60 s. */
+static int wait_ms(struct relay *r, struct relay_clock *k, int64_t now)
+{
+	struct conn *c = &r->c;
+	k->until = conn_deadline(c);
+	if (r->idle_ms >= 0 && c->phase == CONN_RELAYING &&
+	    (k->until < 0 || k->last + r->idle_ms < k->until))
+		k->until = k->last + r->idle_ms;
+	k->lingering = 0;
+	if (r->linger_ms > 0 && c->end[0] && c->phase == CONN_RELAYING) {
+		if (k->heard < 0)
+			k->heard = now;
+		if (k->until < 0 || k->heard + r->linger_ms <= k->until) {
+			k->until = k->heard + r->linger_ms;
+			k->lingering = 1;
+		}
+	}
+	return k->until < 0 ? -1 : k->until <= now ? 0 :
+	       k->until - now > 60000 ? 60000 : (int)(k->until - now);
+}
+
+/* Nothing came before the deadline: the lingering time ran out (the
+ * relay ends as if the peer had closed), or the idle time did (cut:
+ * RELAY_TIMEOUT), or one of the core's own timers.  0 or RELAY_TIMEOUT. */
+static int on_timeout(struct relay *r, const struct relay_clock *k,
+		      int64_t now)
+{
+	struct conn *c = &r->c;
+	int rc = 0;
+	if (k->lingering && now >= k->until) {
+		stop_down(c);
+		return 0;
+	}
+	if (r->idle_ms >= 0 && c->phase == CONN_RELAYING &&
+	    now - k->last >= r->idle_ms) {
+		conn_abort(c);
+		rc = RELAY_TIMEOUT;
+	}
+	conn_tick(c, now);
+	return rc;
+}
+
+/* Act on the NFD descriptors of PFD poll(2) found ready (OWNER: the
+ * conn side and role of each, -1 the signalfd), and note traffic in K.
+ * 0, or RELAY_SIGNAL (SIGINT or SIGTERM: the connection is cut). */
+static int on_ready(struct relay *r, struct relay_clock *k,
+		    const struct pollfd *pfd, const int *owner, int nfd,
+		    int64_t now)
+{
+	struct conn *c = &r->c;
+	uint64_t before = c->dir[0].bytes + c->dir[1].bytes;
+	for (int i = 0; i < nfd; i++) {
+		if (!pfd[i].revents)
+			continue;
+		if (owner[i] < 0) {
+			int s = sig_read(r->sigfd);
+			if (s == SIGINT || s == SIGTERM) {
+				r->signo = s;
+				conn_abort(c);
+				return RELAY_SIGNAL;
+			}
+			continue;
+		}
+		conn_io(c, owner[i] >> 2, events(pfd[i].revents, owner[i] & 3), now);
+	}
+	if (c->dir[0].bytes + c->dir[1].bytes != before) {
+		k->last = now;
+		if (k->heard >= 0)
+			k->heard = now;
+	}
+	return 0;
+}
+
 int relay_run(struct relay *r, struct pump **failed)
 {
 	struct conn *c = &r->c;
-	int64_t last = now_ms();
-	int64_t heard = -1;  /* --linger: the peer's last byte once up ended */
+	struct relay_clock k = { .last = now_ms(), .heard = -1, .until = -1 };
 	int rc = 0;
 
 	r->signo = 0;
 	*failed = NULL;
-	conn_start(c, last);
+	conn_start(c, k.last);
 	while (!rc && c->phase != CONN_DONE) {
 		if (r->end_on_down_eof && c->end[1]) {
 			stop_up(c);
@@ -122,61 +207,15 @@ int relay_run(struct relay *r, struct pump **failed)
 			pfd[nfd] = (struct pollfd){ r->sigfd, POLLIN, 0 };
 			owner[nfd++] = -1;
 		}
-		int64_t now = now_ms(), until = conn_deadline(c);
-		if (r->idle_ms >= 0 && c->phase == CONN_RELAYING &&
-		    (until < 0 || last + r->idle_ms < until))
-			until = last + r->idle_ms;
-		int lingering = 0;
-		if (r->linger_ms > 0 && c->end[0] && c->phase == CONN_RELAYING) {
-			if (heard < 0)
-				heard = now;
-			if (until < 0 || heard + r->linger_ms <= until) {
-				until = heard + r->linger_ms;
-				lingering = 1;
-			}
-		}
-		int timeout = until < 0 ? -1 : until <= now ? 0 :
-			      until - now > 60000 ? 60000 : (int)(until - now);
-		int n = poll(pfd, (nfds_t)nfd, timeout);
+		int n = poll(pfd, (nfds_t)nfd, wait_ms(r, &k, now_ms()));
 		if (n < 0 && errno != EINTR) {
 			conn_abort(c);
 			rc = RELAY_ERROR;
 			break;
 		}
-		now = now_ms();
-		if (n <= 0) {
-			if (lingering && now >= until) {
-				stop_down(c);
-				continue;
-			}
-			if (r->idle_ms >= 0 && c->phase == CONN_RELAYING &&
-			    now - last >= r->idle_ms) {
-				conn_abort(c);
-				rc = RELAY_TIMEOUT;
-			}
-			conn_tick(c, now);
-			continue;
-		}
-		uint64_t before = c->dir[0].bytes + c->dir[1].bytes;
-		for (int k = 0; k < nfd && !rc; k++) {
-			if (!pfd[k].revents)
-				continue;
-			if (owner[k] < 0) {
-				int s = sig_read(r->sigfd);
-				if (s == SIGINT || s == SIGTERM) {
-					r->signo = s;
-					conn_abort(c);
-					rc = RELAY_SIGNAL;
-				}
-				continue;
-			}
-			conn_io(c, owner[k] >> 2, events(pfd[k].revents, owner[k] & 3), now);
-		}
-		if (c->dir[0].bytes + c->dir[1].bytes != before) {
-			last = now;
-			if (heard >= 0)
-				heard = now;
-		}
+		int64_t now = now_ms();
+		rc = n <= 0 ? on_timeout(r, &k, now) :
+		     on_ready(r, &k, pfd, owner, nfd, now);
 	}
 	conn_close(c);
 	conn_free(c);
