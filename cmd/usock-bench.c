@@ -201,6 +201,8 @@ static void parse_words(struct args *a, int n, char **w)
 	}
 }
 
+static void check_args(struct args *a);
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c;
@@ -251,7 +253,13 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		}
 	}
 	parse_words(a, argc - optind, argv + optind);
+	check_args(a);
+}
 
+/* The options that do not go together, one message per pair, and the
+ * defaults that depend on the MODE. */
+static void check_args(struct args *a)
+{
 	struct bench_opts *o = &a->bo;
 	if (a->serve && a->compare)
 		die(EXIT_USAGE, "cannot use --serve with --compare (which serves "

@@ -554,29 +554,23 @@ static int serve_commands(const struct args *a, int sigfd)
 
 /* ---- datagram and seqpacket sockets ---- */
 
-/* Run COMMAND for the datagram M: its stdin the datagram and a newline,
- * its output (less the final newline) sent back to a named sender. */
-static void answer_datagram(const struct args *a, const struct dgram_msg *m,
-			    struct dgram_buf *ob, int sigfd, int *stop)
+/* Start COMMAND for the datagram M from PEER ("" for an unbound
+ * sender): its stdin the write end *TOCHILD, its stdout the read end
+ * *FROMCHILD.  The child's pid, or -1 (reported). */
+static pid_t start_datagram_command(const struct args *a, const char *peer,
+				    const struct dgram_msg *m, int *tochild,
+				    int *fromchild)
 {
-	char peer[ADDR_STRLEN] = "";
 	int in[2], out[2];
-
-	if (dgram_from_named(m))
-		sa_format((const struct sockaddr *)&m->from, m->fromlen,
-			  SOCK_DGRAM, peer, sizeof peer);
-	log_verbose("datagram of %zu bytes from %s (pid %d, uid %u)", m->len,
-		    *peer ? peer : "an unbound socket", m->has_cred ? (int)m->pid : 0,
-		    m->has_cred ? (unsigned)m->uid : 0);
 	if (pipe2(in, O_CLOEXEC) < 0) {
 		log_syserr("pipe");
-		return;
+		return -1;
 	}
 	if (pipe2(out, O_CLOEXEC) < 0) {
 		log_syserr("pipe");
 		close(in[0]);
 		close(in[1]);
-		return;
+		return -1;
 	}
 	pid_t child = fork();
 	if (child == 0) {
@@ -594,44 +588,45 @@ static void answer_datagram(const struct args *a, const struct dgram_msg *m,
 		log_syserr("fork");
 		close(in[1]);
 		close(out[0]);
-		return;
+		return -1;
 	}
-	size_t limit = dgram_limit(lst.fd);
-	struct dgram_answer ans;
-	int r = dgram_command_exchange(in[1], out[0], m->data, m->len, ob,
-				       limit, &ans, sigfd);
-	close(out[0]);
-	if (r < 0)
-		log_syserr("command %s", log_esc(a->cmd[0]));
-	if (ans.signo) {
-		*stop = 1;
-		return;
-	}
-	/* reap it, watching for signals (SIGCHLD comes through sigfd) */
-	int st;
-	while (waitpid(child, &st, WNOHANG) == 0) {
+	*tochild = in[1];
+	*fromchild = out[0];
+	return child;
+}
+
+/* Reap CHILD into *ST, watching SIGFD (SIGCHLD comes through it).  0, or
+ * 1 when SIGINT or SIGTERM came first. */
+static int reap_watching(pid_t child, int sigfd, int *st)
+{
+	while (waitpid(child, st, WNOHANG) == 0) {
 		struct pollfd pfd = { sigfd, POLLIN, 0 };
 		if (poll(&pfd, 1, -1) > 0) {
 			int s = sig_read(sigfd);
-			if (s == SIGINT || s == SIGTERM) {
-				*stop = 1;
-				return;
-			}
+			if (s == SIGINT || s == SIGTERM)
+				return 1;
 		}
 	}
-	log_verbose("command %d ended with status %d", (int)child, status_code(st));
-	if (r < 0 || !ans.any)
-		return;
+	return 0;
+}
+
+/* Send the answer ANS (in OB) back to the sender of M, PEER, when it has
+ * an address and the answer fits in one datagram (LIMIT bytes); what
+ * happens instead is said. */
+static void send_answer(const char *peer, const struct dgram_msg *m,
+			const struct dgram_buf *ob,
+			const struct dgram_answer *ans, size_t limit)
+{
 	if (!*peer) {
 		log_verbose("answer not sent: the sender has no address");
 		return;
 	}
-	if (ans.more) {
+	if (ans->more) {
 		log_err("answer to %s: %zu bytes are over the %zu-byte limit of "
-			"one datagram; not sent", peer, ans.len + ans.more, limit);
+			"one datagram; not sent", peer, ans->len + ans->more, limit);
 		return;
 	}
-	if (sendto(lst.fd, ob->p, ans.len, MSG_DONTWAIT | MSG_NOSIGNAL,
+	if (sendto(lst.fd, ob->p, ans->len, MSG_DONTWAIT | MSG_NOSIGNAL,
 		   (const struct sockaddr *)&m->from, m->fromlen) == 0)
 		return;
 	if (errno == ECONNREFUSED || errno == ENOENT)
@@ -639,6 +634,40 @@ static void answer_datagram(const struct args *a, const struct dgram_msg *m,
 	else
 		log_syserr("answer to %s%s", peer, errno == EAGAIN ?
 			   " (its receive queue is full; dropped)" : "");
+}
+
+/* Run COMMAND for the datagram M: its stdin the datagram and a newline,
+ * its output (less the final newline) sent back to a named sender. */
+static void answer_datagram(const struct args *a, const struct dgram_msg *m,
+			    struct dgram_buf *ob, int sigfd, int *stop)
+{
+	char peer[ADDR_STRLEN] = "";
+	int tochild, fromchild;
+
+	if (dgram_from_named(m))
+		sa_format((const struct sockaddr *)&m->from, m->fromlen,
+			  SOCK_DGRAM, peer, sizeof peer);
+	log_verbose("datagram of %zu bytes from %s (pid %d, uid %u)", m->len,
+		    *peer ? peer : "an unbound socket", m->has_cred ? (int)m->pid : 0,
+		    m->has_cred ? (unsigned)m->uid : 0);
+	pid_t child = start_datagram_command(a, peer, m, &tochild, &fromchild);
+	if (child < 0)
+		return;
+	size_t limit = dgram_limit(lst.fd);
+	struct dgram_answer ans;
+	int r = dgram_command_exchange(tochild, fromchild, m->data, m->len, ob,
+				       limit, &ans, sigfd);
+	close(fromchild);
+	if (r < 0)
+		log_syserr("command %s", log_esc(a->cmd[0]));
+	int st;
+	if (ans.signo || reap_watching(child, sigfd, &st)) {
+		*stop = 1;
+		return;
+	}
+	log_verbose("command %d ended with status %d", (int)child, status_code(st));
+	if (r == 0 && ans.any)
+		send_answer(peer, m, ob, &ans, limit);
 }
 
 /* A datagram socket with COMMAND: one datagram at a time, in order. */

@@ -133,57 +133,61 @@ static int valid_zone(const char *z)
 	return 1;
 }
 
+/* [V6]:PORT, S at its '[': the address (a zone after '%' allowed) and
+ * the port into A.  0, or -1 with *WHY. */
+static int parse_tcp6(struct addr *a, const char *s, int family, int flags,
+		      const char **why)
+{
+	const char *end = strchr(s, ']');
+	if (!end) {
+		*why = "missing ']' after IPv6 address";
+		return -1;
+	}
+	if (end[1] != ':') {
+		*why = "missing ':PORT' after ']'";
+		return -1;
+	}
+	size_t hlen = (size_t)(end - s - 1);
+	if (!hlen || hlen >= sizeof a->host) {
+		*why = "bad IPv6 address";
+		return -1;
+	}
+	memcpy(a->host, s + 1, hlen);
+	a->host[hlen] = 0;
+	struct in6_addr in6;
+	char tmp[256];
+	memcpy(tmp, a->host, hlen + 1);
+	char *pct = strchr(tmp, '%');
+	if (pct) {
+		/* a zone: an interface name or index, printable */
+		*pct++ = 0;
+		if (!*pct || !valid_zone(pct)) {
+			*why = "bad IPv6 zone (use %INTERFACE)";
+			return -1;
+		}
+	}
+	if (inet_pton(AF_INET6, tmp, &in6) != 1) {
+		*why = "bad IPv6 address";
+		return -1;
+	}
+	if (family == AF_INET) {
+		*why = "tcp4 with an IPv6 address";
+		return -1;
+	}
+	a->family = AF_INET6;
+	return parse_port(a, end + 2, flags, why);
+}
+
 /* HOST:PORT, [V6]:PORT, *:PORT, :PORT or PORT (after any tcp prefix). */
 static int parse_tcp(struct addr *a, const char *s, int family, int flags,
 		     const char **why)
 {
-	const char *colon;
-	size_t hlen;
-
 	a->kind = ADDR_TCP;
 	a->type = SOCK_STREAM;
 	a->family = family;
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-		if (!end) {
-			*why = "missing ']' after IPv6 address";
-			return -1;
-		}
-		if (end[1] != ':') {
-			*why = "missing ':PORT' after ']'";
-			return -1;
-		}
-		hlen = (size_t)(end - s - 1);
-		if (!hlen || hlen >= sizeof a->host) {
-			*why = "bad IPv6 address";
-			return -1;
-		}
-		memcpy(a->host, s + 1, hlen);
-		a->host[hlen] = 0;
-		struct in6_addr in6;
-		char tmp[256];
-		memcpy(tmp, a->host, hlen + 1);
-		char *pct = strchr(tmp, '%');
-		if (pct) {
-			/* a zone: an interface name or index, printable */
-			*pct++ = 0;
-			if (!*pct || !valid_zone(pct)) {
-				*why = "bad IPv6 zone (use %INTERFACE)";
-				return -1;
-			}
-		}
-		if (inet_pton(AF_INET6, tmp, &in6) != 1) {
-			*why = "bad IPv6 address";
-			return -1;
-		}
-		if (family == AF_INET) {
-			*why = "tcp4 with an IPv6 address";
-			return -1;
-		}
-		a->family = AF_INET6;
-		return parse_port(a, end + 2, flags, why);
-	}
-	colon = strrchr(s, ':');
+	if (*s == '[')
+		return parse_tcp6(a, s, family, flags, why);
+	const char *colon = strrchr(s, ':');
 	if (!colon) {
 		/* PORT alone */
 		if (!isdigit((unsigned char)*s)) {
@@ -198,7 +202,7 @@ static int parse_tcp(struct addr *a, const char *s, int family, int flags,
 		*why = "IPv6 addresses go in brackets: [ADDRESS]:PORT";
 		return -1;
 	}
-	hlen = (size_t)(colon - s);
+	size_t hlen = (size_t)(colon - s);
 	if (hlen >= sizeof a->host) {
 		*why = "host name too long";
 		return -1;
