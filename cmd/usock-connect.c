@@ -15,12 +15,14 @@
 #include "interactive/interactive.h"
 #include "cli/cli.h"
 #include "core/dgram.h"
+#include "core/dump.h"
 #include "core/relay.h"
 #include "core/sys.h"
 
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
-	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES, OPT_KEEPALIVE
+	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES, OPT_KEEPALIVE,
+	OPT_DUMP
 };
 
 static const char usage_text[] =
@@ -38,7 +40,9 @@ static const char usage_text[] =
 	"      --no-history        keep no history file\n"
 	"      --crlf              send each LF as CR LF (typed lines or a pipe)\n"
 	"      --raw               show the peer's bytes as they are, unescaped\n"
-	"  -x, --hexdump           dump both directions to stderr\n"
+	"  -x, --hexdump           dump both directions to stderr (--dump=hex)\n"
+	"      --dump=FORMAT       dump both directions to stderr, FORMAT hex\n"
+	"                          or text (socat -v's view)\n"
 	"  -4, -6                  TCP: use IPv4 (IPv6) only, as tcp4: (tcp6:)\n"
 	"      --keepalive[=SECONDS]\n"
 	"                          TCP keepalive (idle time SECONDS, else the kernel's)\n"
@@ -63,6 +67,7 @@ static const struct option longopts[] = {
 	{ "crlf", no_argument, NULL, OPT_CRLF },
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "hexdump", no_argument, NULL, 'x' },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
 	{ "read-boundaries", no_argument, NULL, OPT_READ_BOUNDARIES },
@@ -80,7 +85,8 @@ struct args {
 	int64_t linger_ms;   /* --linger, or 0: half-close at input EOF */
 	int probe;
 	int interactive;     /* -1: decide from the terminal */
-	int hexdump;
+	int dump;            /* DUMP_HEX, DUMP_TEXT, or 0 */
+	const char *dump_opt; /* the option that asked for it */
 	const char *prompt;  /* NULL: "ADDRESS> " */
 	const char *history; /* NULL: the default file */
 	int no_history;
@@ -149,7 +155,14 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_NO_HISTORY: a->no_history = 1; break;
 		case OPT_CRLF: a->crlf = 1; break;
 		case OPT_RAW: a->raw = 1; break;
-		case 'x': a->hexdump = 1; break;
+		case 'x':
+			opt_dump_set(&a->dump, DUMP_HEX);
+			a->dump_opt = "--hexdump";
+			break;
+		case OPT_DUMP:
+			opt_dump_set(&a->dump, opt_dump("--dump", optarg));
+			a->dump_opt = "--dump";
+			break;
 		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
 		case OPT_KEEPALIVE:
 			a->keepalive = optarg ? (int)(opt_duration("--keepalive",
@@ -172,8 +185,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "cannot use --history with --no-history");
 	if (a->probe && a->interactive == 1)
 		die(EXIT_USAGE, "cannot use --probe with --interactive");
-	if (a->probe && a->hexdump)
-		die(EXIT_USAGE, "cannot use --probe with --hexdump");
+	if (a->probe && a->dump)
+		die(EXIT_USAGE, "cannot use --probe with %s", a->dump_opt);
 	if (a->probe && a->linger_ms)
 		die(EXIT_USAGE, "cannot use --probe with --linger");
 	if (a->linger_ms && a->interactive == 1)
@@ -284,10 +297,17 @@ static int open_connection(const struct args *a, const char *name, int sigfd)
 	    w.tries == 1 ? "time" : "times");
 }
 
-static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
+/* The dump of our one connection (number 1), or NULL without --dump. */
+static struct dump_conn *dump_of(const struct args *a, const char *name,
+				 int flags)
 {
-	struct hexdump *hx = ctx;
-	hexdump_tap(&hx[dir == '<'], p, n);
+	if (!a->dump)
+		return NULL;
+	struct dump_conn *dc = dump_conn_new(cli_dump_open(a->dump, flags), 1,
+					     name);
+	if (!dc)
+		die_sys(1, "--dump");
+	return dc;
 }
 
 static void say(void *ctx, enum interactive_notice what)
@@ -337,15 +357,16 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	/* resizes and Ctrl-Z come through the signalfd too */
 	cli_signals(sigfd, (const int[]){ SIGINT, SIGTERM, SIGWINCH, SIGTSTP, 0 });
 
-	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct dump_conn *dc = dump_of(a, name, DUMP_SYNC);
 	struct interactive s = {
 		.fd = fd, .sigfd = sigfd, .idle_ms = a->timeout_ms,
 		.prompt = a->prompt ? a->prompt : prompt,
 		.crlf = a->crlf, .raw = a->raw, .color = !a->raw && want_color(),
-		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+		.tap = dc ? dump_tap_mark : NULL, .tap_ctx = dc,
 		.notice = say, .notice_ctx = (void *)name,
 	};
 	int rc = interactive_run(&s);
+	dump_conn_free(dc);
 	if (s.history_errno)
 		log_warn("history %s: %s; later lines were not saved", log_esc(hist),
 			 strerror(s.history_errno));
@@ -391,7 +412,7 @@ static int run_messages(const struct args *a, int fd, int sigfd,
 		die(1, "standard output is closed");
 	stdio_prepare();
 
-	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct dump_conn *dc = dump_of(a, name, 0);
 	struct msg_relay r = {
 		.fd = fd, .type = a->addr.type, .in = 0, .out = 1,
 		.sigfd = sigfd, .per_read = a->per_read,
@@ -401,9 +422,10 @@ static int run_messages(const struct args *a, int fd, int sigfd,
 		 * datagrams -t, else none */
 		.linger_ms = a->linger_ms ? a->linger_ms :
 			     a->addr.type == SOCK_DGRAM ? a->timeout_ms : -1,
-		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+		.tap = dc ? dump_tap_mark : NULL, .tap_ctx = dc,
 	};
 	int rc = msg_relay_run(&r);
+	dump_conn_free(dc);
 	if (r.skipped)
 		log_warn("%llu empty line(s) not sent: an empty record reads "
 			 "as end of file on %s", (unsigned long long)r.skipped,
@@ -476,7 +498,9 @@ int main(int argc, char **argv)
 
 	struct stdio_relay s;
 	struct relay *r = &s.r;
-	cli_stdio_relay(&s, fd, sigfd, a.hexdump, a.crlf);
+	cli_stdio_relay(&s, fd, sigfd, a.crlf);
+	/* what we send is the request */
+	cli_conn_dump(&r->c, a.dump, 1, name, 0);
 	r->idle_ms = a.timeout_ms;
 	if (a.linger_ms) {
 		relay_up(r)->keep_out = 1;

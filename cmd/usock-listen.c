@@ -17,9 +17,10 @@
 #include "cli/cli.h"
 #include "core/dgram.h"
 #include "core/relay.h"
+#include "core/dump.h"
 #include "core/sys.h"
 
-enum { OPT_PRINT_ADDRESS = 0x100, OPT_READY_FD, OPT_CRLF };
+enum { OPT_PRINT_ADDRESS = 0x100, OPT_READY_FD, OPT_CRLF, OPT_DUMP };
 
 static const char usage_text[] =
 	"Usage: usock-listen [OPTIONS] ADDRESS [-- COMMAND [ARG...]]\n"
@@ -35,7 +36,9 @@ static const char usage_text[] =
 	"      --ready-fd N        once listening, write the bound address to fd N\n"
 	"                          and close it\n"
 	"      --crlf              without COMMAND: send each LF of stdin as CR LF\n"
-	"  -x, --hexdump           dump both directions to stderr\n"
+	"  -x, --hexdump           without COMMAND: dump both directions to stderr\n"
+	"                          (--dump=hex)\n"
+	"      --dump=FORMAT       the same, FORMAT hex or text (socat -v's view)\n"
 	OPT_COMMON_HELP
 	"\n"
 	"ADDRESS: unix:PATH, ./PATH, @NAME, HOST:PORT, [IPV6]:PORT, PORT (127.0.0.1),\n"
@@ -56,6 +59,7 @@ static const struct option longopts[] = {
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "crlf", no_argument, NULL, OPT_CRLF },
 	{ "hexdump", no_argument, NULL, 'x' },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -70,7 +74,8 @@ struct args {
 	int print_address;
 	int ready_fd;        /* --ready-fd, or -1 */
 	int crlf;
-	int hexdump;
+	int dump;            /* DUMP_HEX, DUMP_TEXT, or 0 */
+	const char *dump_opt; /* the option that asked for it */
 	char **cmd;
 };
 
@@ -92,7 +97,14 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
 		case OPT_CRLF: a->crlf = 1; break;
 		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
-		case 'x': a->hexdump = 1; break;
+		case 'x':
+			opt_dump_set(&a->dump, DUMP_HEX);
+			a->dump_opt = "--hexdump";
+			break;
+		case OPT_DUMP:
+			opt_dump_set(&a->dump, opt_dump("--dump", optarg));
+			a->dump_opt = "--dump";
+			break;
 		default:
 			if (!opt_listen(c, optarg, &a->lo))
 				opt_common(c, usage_text, argv);
@@ -114,8 +126,9 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (a->max_conns_set && !a->keep)
 		die(EXIT_USAGE, "cannot use --max-conns without --keep-open "
 		    "(one connection, one COMMAND)");
-	if (a->hexdump && a->cmd)
-		die(EXIT_USAGE, "cannot use --hexdump with a COMMAND");
+	if (a->dump && a->cmd)
+		die(EXIT_USAGE, "cannot use %s with a COMMAND (it has the "
+		    "connection, not us: put the dump in COMMAND)", a->dump_opt);
 	if (a->crlf && a->cmd)
 		die(EXIT_USAGE, "cannot use --crlf with a COMMAND");
 	if (a->ready_fd == 1 && !a->cmd)
@@ -265,7 +278,9 @@ static int serve_stdio(const struct args *a, int sigfd)
 
 		struct stdio_relay s;
 		struct relay *r = &s.r;
-		cli_stdio_relay(&s, fd, sigfd, a->hexdump, a->crlf);
+		cli_stdio_relay(&s, fd, sigfd, a->crlf);
+		/* the client's bytes (side 1's input) are the request */
+		cli_conn_dump(&r->c, a->dump, served, peer, 1);
 		relay_up(r)->eof = (uint8_t)stdin_eof;
 		relay_down(r)->keep_out = (uint8_t)a->keep;
 		struct pump *failed = NULL;
@@ -345,10 +360,10 @@ static void peer_env(const char *peer, pid_t pid, uid_t uid, gid_t gid)
 	}
 }
 
-static void hexdump_both(void *ctx, char dir, const char *p, size_t n)
+/* dgram.c's taps mark what we send '>': here that is the answer. */
+static void dump_answer_tap(void *dc, char dir, const char *p, size_t n)
 {
-	struct hexdump *hx = ctx;
-	hexdump_tap(&hx[dir == '<'], p, n);
+	dump_tap_mark(dc, dir == '>' ? '<' : '>', p, n);
 }
 
 static void run_child(const struct args *a, int fd, const char *peer,
@@ -705,17 +720,21 @@ static int serve_datagram_commands(const struct args *a, int sigfd)
 /* Exchange lines and messages with FD (a datagram socket we listen on,
  * or an accepted seqpacket connection).  Returns a RELAY_* code. */
 static int exchange_messages(const struct args *a, int fd, int listening,
-			     int in, int *in_eof, int sigfd)
+			     int in, int *in_eof, int sigfd, unsigned long id,
+			     const char *peer)
 {
-	struct hexdump hx[2] = { { 2, '>', 0 }, { 2, '<', 0 } };
+	struct dump_conn *dc = NULL;
+	if (a->dump && !(dc = dump_conn_new(cli_dump_open(a->dump, 0), id, peer)))
+		die_sys(1, "--dump");
 	struct msg_relay r = {
 		.fd = fd, .type = a->addr.type, .listening = listening,
 		.in = *in_eof ? -1 : in, .out = 1, .sigfd = sigfd,
 		.escape = isatty(1), .end_on_peer_eof = isatty(0),
 		.idle_ms = -1, .linger_ms = -1,
-		.tap = a->hexdump ? hexdump_both : NULL, .tap_ctx = hx,
+		.tap = dc ? dump_answer_tap : NULL, .tap_ctx = dc,
 	};
 	int rc = msg_relay_run(&r);
+	dump_conn_free(dc);
 	if (r.skipped)
 		log_warn("%llu empty line(s) not sent: an empty record reads "
 			 "as end of file", (unsigned long long)r.skipped);
@@ -754,10 +773,12 @@ static int serve_messages(const struct args *a, int sigfd)
 		in_eof = 1;
 	stdio_prepare();
 	if (a->addr.type == SOCK_DGRAM) {
-		int rc = exchange_messages(a, lst.fd, 1, 0, &in_eof, sigfd);
+		/* datagrams come from anyone: their records name our address */
+		int rc = exchange_messages(a, lst.fd, 1, 0, &in_eof, sigfd, 1,
+					   local_name);
 		return rc == RELAY_ERROR ? 1 : 0;
 	}
-	for (;;) {
+	for (unsigned long served = 1;; served++) {
 		char peer[ADDR_STRLEN];
 		pid_t pid;
 		uid_t uid;
@@ -767,7 +788,8 @@ static int serve_messages(const struct args *a, int sigfd)
 			return 0;
 		if (!a->keep)
 			sock_unlisten(&lst);
-		int rc = exchange_messages(a, fd, 0, 0, &in_eof, sigfd);
+		int rc = exchange_messages(a, fd, 0, 0, &in_eof, sigfd, served,
+					   peer);
 		close(fd);
 		if (rc == RELAY_SIGNAL)
 			return 0;

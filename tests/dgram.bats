@@ -94,7 +94,7 @@ file_has_lines() {
 	expect_exit 0 "$PPID_" 10
 	assert_equal "$(cat "$T/got")" "$(hexlines hello 'world!')"
 	# two records: one at offset 0 (5 bytes), one at offset 5 (6 bytes)
-	assert_equal "$(grep -c '^> ' "$T/dump")" 2
+	assert_equal "$(grep -c '^> #1 ' "$T/dump")" 2
 	grep -q '^> 00000000  68 65 6c 6c 6f  ' "$T/dump" || fail "$(cat "$T/dump")"
 	grep -q '^> 00000005  77 6f 72 6c 64 21  ' "$T/dump" || fail "$(cat "$T/dump")"
 }

@@ -301,6 +301,7 @@ echo_roundtrip() {
 	start_server "$T/s.sock" --mode echo
 	run -0 --separate-stderr timeout 20 usock-connect -x "$T/s.sock" <<<"hello"
 	assert_output hello
+	assert_stderr_line "^> #1 [0-9/]+ [0-9:.]+ length=6 from=0 to=5 peer=unix:$T/s.sock\$"
 	assert_stderr_line '^> 00000000  68 65 6c 6c 6f 0a +\|hello\.\|$'
 	assert_stderr_line '^< 00000000  68 65 6c 6c 6f 0a +\|hello\.\|$'
 }

@@ -751,7 +751,7 @@ race() {
 	expect_exit 0 "$pid"
 }
 
-@test "-x (stdio): hexdump of both directions on stderr" {
+@test "-x (stdio): hexdump of both directions on stderr, the client's bytes as '>'" {
 	start_bg usock-listen -x "$T/s.sock" <<<"hi" >"$T/got" 2>"$T/err"
 	local pid=$BG_PID
 	wait_for_socket "$T/s.sock"
@@ -760,8 +760,9 @@ race() {
 	expect_exit 0 "$pid"
 	assert_equal "$(cat "$T/got")" yo
 	stderr=$(cat "$T/err")
-	assert_stderr_line '^> 00000000  68 69 0a +\|hi\.\|$'
-	assert_stderr_line '^< 00000000  79 6f 0a +\|yo\.\|$'
+	assert_stderr_line '^< #1 [0-9/]+ [0-9:.]+ length=3 from=0 to=2 peer=unix:$'
+	assert_stderr_line '^< 00000000  68 69 0a +\|hi\.\|$'
+	assert_stderr_line '^> 00000000  79 6f 0a +\|yo\.\|$'
 }
 
 @test "-v logs each connection" {

@@ -139,20 +139,38 @@ void cli_ready(int *ready_fd, struct notify *n, const char *lines,
 
 struct stdio_relay {
 	struct relay r;
-	struct hexdump hx[2];  /* the taps' state: what went up, and down */
 };
 /* Set S up to relay stdin and stdout with socket SOCK (relay_run(&s->r)
- * closes it), watching SIGFD (-1: none); with HEXDUMP each direction is
- * shown on stderr ('>' sent, '<' received), with CRLF each LF read from
+ * closes it), watching SIGFD (-1: none); with CRLF each LF read from
  * stdin goes out as CR LF; on a terminal the relay ends with the peer's
- * EOF.  S must stay where it is while the relay runs. */
-void cli_stdio_relay(struct stdio_relay *s, int sock, int sigfd,
-		     int hexdump, int crlf);
+ * EOF.  S must stay where it is while the relay runs.  A dump is
+ * cli_conn_dump()'s. */
+void cli_stdio_relay(struct stdio_relay *s, int sock, int sigfd, int crlf);
 /* After relay_run(R) returned RELAY_ERROR with FAILED: "PROG: read
  * stdin: why", "write stdout", "read PEER", "write PEER" or "poll", from
  * errno, which is kept. */
 void cli_relay_error(const struct relay *r, const struct pump *failed,
 		     const char *peer);
+
+/* ---- dump.c: traffic dumps (core/dump.h) on stderr ---- */
+
+/* --dump=FORMAT: DUMP_HEX or DUMP_TEXT; exits 2 naming OPT otherwise. */
+int opt_dump(const char *opt, const char *s);
+/* Set *FMT to F (-x is --dump=hex); exits 2 when the other format was
+ * asked for already. */
+void opt_dump_set(int *fmt, int f);
+/* The process's dump on stderr (dump_open(); FLAGS: DUMP_SYNC), which
+ * is finished at exit; exits 1 when it cannot start. */
+struct dump *cli_dump_open(int fmt, int flags);
+/* Write what the dump holds (waiting at most a second: a stderr nobody
+ * reads does not hold the exit up) and stop it.  die() calls it, so
+ * that the last line comes after the last record.  errno is kept. */
+void cli_dump_finish(void);
+/* Number connection C ID and, with FMT (DUMP_*, 0: none), dump it as
+ * PEER (canonical text) on the process's dump, REQ being its request
+ * direction (conn_dump()); exits 1 when it cannot. */
+void cli_conn_dump(struct conn *c, int fmt, unsigned long id,
+		   const char *peer, int req);
 
 /* Print --version output for PROG on stdout. */
 void print_version(void);

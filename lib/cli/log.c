@@ -97,6 +97,7 @@ void log_warn(const char *fmt, ...)
 void die(int code, const char *fmt, ...)
 {
 	va_list ap;
+	cli_dump_finish();
 	va_start(ap, fmt);
 	vlog(-1, fmt, ap);
 	va_end(ap);
@@ -107,6 +108,7 @@ void die_sys(int code, const char *fmt, ...)
 {
 	int e = errno;
 	va_list ap;
+	cli_dump_finish();
 	va_start(ap, fmt);
 	vlog(e, fmt, ap);
 	va_end(ap);

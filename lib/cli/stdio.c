@@ -5,18 +5,11 @@
 
 #include "cli.h"
 
-void cli_stdio_relay(struct stdio_relay *s, int sock, int sigfd,
-		     int hexdump, int crlf)
+void cli_stdio_relay(struct stdio_relay *s, int sock, int sigfd, int crlf)
 {
 	struct relay *r = &s->r;
 	relay_init(r, 0, 1, sock);
 	r->sigfd = sigfd;
-	s->hx[0] = (struct hexdump){ 2, '>', 0 };
-	s->hx[1] = (struct hexdump){ 2, '<', 0 };
-	if (hexdump) {
-		pump_set_tap(relay_up(r), hexdump_tap, &s->hx[0]);
-		pump_set_tap(relay_down(r), hexdump_tap, &s->hx[1]);
-	}
 	if (crlf)
 		pump_set_crlf(relay_up(r));
 	/* On a terminal there is no half-close to wait for: the session

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "dump.h"
 
 #define DISCARD_TURNS 16    /* reads per discard call before yielding */
 #define CHECK_MAX_MS  100   /* SIOCOUTQ polling backs off to this */
@@ -139,6 +140,19 @@ void conn_init_sockets(struct conn *c, int a, int b, int tcp,
 		c->want[i] = PUMP_WANT_READ;
 	}
 	c->next_check = -1;
+}
+
+int conn_dump(struct conn *c, struct dump *d, const char *peer, int req)
+{
+	struct dump_conn *dc = dump_conn_new(d, c->id, peer);
+	if (!dc)
+		return -1;
+	dump_conn_free(c->dump);
+	c->dump = dc;
+	for (int i = 0; i < 2; i++)
+		pump_set_tap(&c->dir[i], dump_tap,
+			     dump_conn_dir(dc, i == req ? '>' : '<'));
+	return 0;
 }
 
 /* ---- the rules ---- */
@@ -414,6 +428,8 @@ void conn_free(struct conn *c)
 {
 	pump_free(&c->dir[0]);
 	pump_free(&c->dir[1]);
+	dump_conn_free(c->dump);
+	c->dump = NULL;
 }
 
 int conn_failed_dir(const struct conn *c)

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include "pump.h"
 
+struct dump;
+struct dump_conn;
+
 /* Lingering close (after nginx's lingering_time and lingering_timeout):
  * a side whose input we stopped relaying while its peer may still send
  * is read and discarded for at most CONN_LINGER_MS after the exchange
@@ -84,6 +87,7 @@ struct conn {
 	int64_t reset_until; /* closing: give up waiting for outq to drain */
 	int64_t next_check;  /* closing: next SIOCOUTQ check, or -1 */
 	int check_ms;
+	struct dump_conn *dump; /* conn_dump(): its records, or NULL */
 };
 
 /* Set up C between side 0 (input RFD0, output WFD0) and side 1, each
@@ -95,6 +99,13 @@ void conn_init(struct conn *c, int rfd0, int wfd0, int rfd1, int wfd1);
  * are owned.  TCP says which are TCP: bit 0 for A, bit 1 for B. */
 void conn_init_sockets(struct conn *c, int a, int b, int tcp,
 		       struct pipe_pool *pool);
+/* Dump what C relays to D (dump.h): each direction copies (no splice,
+ * whose bytes cannot be seen) and shows D exactly the bytes it writes,
+ * in records naming c->id (set it first) and PEER (canonical text).
+ * REQ is the direction that carries requests (from the side that
+ * connected to the side that accepted), marked '>'; the other is '<'.
+ * conn_free() frees the records' state.  0, or -1 with errno ENOMEM. */
+int conn_dump(struct conn *c, struct dump *d, const char *peer, int req);
 /* Run the directions that are ready: EV (CONN_*) happened on side S.
  * NOW is the monotonic clock in ms.  Afterwards c->phase says whether
  * the connection is still relaying, closing or done. */
@@ -121,7 +132,8 @@ void conn_abort(struct conn *c);
 /* Close the owned fds: with a reset where one is due (see conn_abort),
  * else plainly.  The pumps' byte counts then say what each peer got. */
 void conn_close(struct conn *c);
-/* Free what the pumps hold (buffers, staging pipes). */
+/* Free what the pumps hold (buffers, staging pipes) and the dump's
+ * state. */
 void conn_free(struct conn *c);
 
 /* The direction whose ending explains C's end best (a failure over a

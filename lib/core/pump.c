@@ -217,6 +217,8 @@ static int flush_held(struct pump *p)
 				return 0;
 			return -1;
 		}
+		if (p->tap)
+			p->tap(p->tap_ctx, p->buf + p->off, (size_t)n);
 		p->off += (uint32_t)n;
 		p->len -= (uint32_t)n;
 		p->bytes += (uint64_t)n;
@@ -258,8 +260,6 @@ static int step_copy(struct pump *p)
 		}
 		if (p->crlf)
 			n = (ssize_t)crlf_expand(scratch, (size_t)n);
-		if (p->tap)
-			p->tap(p->tap_ctx, scratch, (size_t)n);
 		size_t done = 0;
 		while (done < (size_t)n) {
 			ssize_t w = write(p->out, scratch + done, (size_t)n - done);
@@ -269,6 +269,8 @@ static int step_copy(struct pump *p)
 				return fail(p, 0);
 			if (w < 0 || (p->out_block && w == 0))
 				break;
+			if (p->tap)
+				p->tap(p->tap_ctx, scratch + done, (size_t)w);
 			done += (size_t)w;
 			p->bytes += (uint64_t)w;
 			if (p->out_block)

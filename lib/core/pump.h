@@ -53,7 +53,9 @@ void pump_init_adaptive(struct pump *p, int in, int out,
  * -1 with errno on error (p->failed_in says which side failed).  What
  * follows a failure is the connection core's business (conn.h). */
 int pump_step(struct pump *p);
-/* Copy through a buffer and show each chunk to TAP (hexdump). */
+/* Copy through a buffer (never splice: spliced bytes cannot be seen)
+ * and show TAP exactly the bytes written to OUT, as they are written
+ * (a traffic dump, dump.h). */
 void pump_set_tap(struct pump *p, void (*tap)(void *, const char *, size_t),
 		  void *ctx);
 /* Send each LF read as CR LF (nc -C); copies through a buffer. */

@@ -1,5 +1,6 @@
 /* relay.h — moving bytes: one direction (pump.h), the connection core
- * (conn.h), one connection relayed to stdio (relay), the hex dump tap. */
+ * (conn.h), one connection relayed to stdio (relay); traffic
+ * dumps are dump.h. */
 #ifndef USOCK_RELAY_H
 #define USOCK_RELAY_H
 
@@ -41,15 +42,5 @@ void relay_init(struct relay *r, int rfd, int wfd, int sock);
  * before it was delivered), else its output; errno says why.  The
  * pumps' byte counts are what was written to each output. */
 int relay_run(struct relay *r, struct pump **failed);
-
-/* ---- hexdump.c ---- */
-
-struct hexdump {
-	int fd;
-	char mark;           /* '>' sent, '<' received */
-	uint64_t off;
-};
-/* pump tap callback: CTX is a struct hexdump */
-void hexdump_tap(void *ctx, const char *p, size_t n);
 
 #endif
