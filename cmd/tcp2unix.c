@@ -18,7 +18,7 @@
 
 enum {
 	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,
-	OPT_DRAIN, OPT_READY_FD, OPT_EXIT_IDLE,
+	OPT_DRAIN, OPT_READY_FD, OPT_EXIT_IDLE, OPT_SOURCE, OPT_KEEPALIVE,
 };
 
 static const char usage_text[] =
@@ -35,6 +35,12 @@ static const char usage_text[] =
 	"                          give up on the target after that long (10)\n"
 	"      --proxy-protocol v1|v2\n"
 	"                          send a PROXY protocol header to the target\n"
+	"      --source ADDR       bind connections to the target to ADDR: an IP\n"
+	"                          address [with :PORT], or a UNIX path or @NAME\n"
+	"      --keepalive[=SECONDS]\n"
+	"                          TCP keepalive on TCP connections (idle time\n"
+	"                          SECONDS, else the kernel's)\n"
+	"  -4, -6                  TCP addresses: IPv4 (IPv6) only, as tcp4: (tcp6:)\n"
 	"  -m, --mode OCTAL        socket file permissions (UNIX LISTEN-ADDRESS)\n"
 	"  -o, --owner USER[:GROUP] socket file owner and group\n"
 	"  -b, --backlog N         listen backlog (default 4096)\n"
@@ -64,6 +70,8 @@ static const struct option longopts[] = {
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "exit-idle-time", required_argument, NULL, OPT_EXIT_IDLE },
 	{ "workers", required_argument, NULL, 'j' },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -78,6 +86,9 @@ struct args {
 	int print_address;
 	int ready_fd;               /* --ready-fd, or -1 */
 	int dynamic;                /* the target's host is a name */
+	int family;                 /* -4/-6: AF_INET or AF_INET6, or 0 */
+	const char *source_arg;     /* --source, or NULL */
+	struct addr source;
 	struct cidr allow[MAX_ALLOW];
 	struct bridge b;
 };
@@ -109,6 +120,52 @@ static _Noreturn void die_not_stream(const char *arg, const struct addr *ad)
 	    ad->type == SOCK_DGRAM ? "datagram" : "seqpacket");
 }
 
+/* -4/-6 (FAMILY, or 0) narrow a TCP address A given as ARG, as its
+ * tcp4:/tcp6: form would; a form that says the other family is exit 2. */
+static void narrow(struct addr *a, const char *arg, int family)
+{
+	if (!family || a->kind != ADDR_TCP)
+		return;
+	if (a->family && a->family != family)
+		die(EXIT_USAGE, "cannot use %s with '%s'",
+		    family == AF_INET ? "-4" : "-6", log_esc(arg));
+	a->family = family;
+}
+
+/* opt_addr() of ARG into A, narrowed by -4/-6 (FAMILY) first. */
+static void addr_with_family(struct addr *a, const char *arg, int flags,
+			     int family)
+{
+	const char *why;
+	int usage;
+	if (addr_parse(a, arg, flags, &why) < 0)
+		die(EXIT_USAGE, "address '%s': %s", log_esc(arg), why);
+	narrow(a, arg, family);
+	if (addr_resolve(a, flags, &why, &usage) < 0)
+		die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(arg), why);
+}
+
+/* The options of TCP connections (-4/-6, --keepalive) need a TCP
+ * address (under socket activation the listening sockets may be), and
+ * --source one of the target's kind. */
+static void tcp_options(struct args *a)
+{
+	int tcp = a->activated || a->listen.kind == ADDR_TCP ||
+		  a->b.target.kind == ADDR_TCP;
+	if ((a->family || a->b.keepalive) && !tcp)
+		die(EXIT_USAGE, "%s: only for TCP addresses, and neither '%s' "
+		    "nor '%s' is one", a->family == AF_INET ? "-4" :
+		    a->family ? "-6" : "--keepalive", log_esc(a->listen_arg),
+		    log_esc(a->target_arg));
+	if (!a->source_arg)
+		return;
+	opt_source(&a->source, a->source_arg,
+		   a->b.target.kind == ADDR_TCP ? a->family : 0);
+	opt_source_check(&a->source, a->source_arg, &a->b.target,
+			 a->target_arg);
+	a->b.source = &a->source;
+}
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	const char *why;
@@ -124,7 +181,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
 	a->ready_fd = -1;
-	while ((c = opt_next(&it, "+:c:j:m:o:b:vqhV", longopts)) != -1) {
+	while ((c = opt_next(&it, "+:c:j:m:o:b:46vqhV", longopts)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
 		case 'j': a->b.workers = (int)opt_ulong("--workers", optarg, 1, BRIDGE_WORKERS_MAX); break;
@@ -155,6 +212,13 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_EXIT_IDLE:
 			a->b.exit_idle_ms = opt_duration("--exit-idle-time", optarg);
 			break;
+		case OPT_SOURCE: a->source_arg = optarg; break;
+		case OPT_KEEPALIVE:
+			a->b.keepalive = optarg ? (int)((opt_duration("--keepalive",
+						optarg) + 999) / 1000) : -1;
+			break;
+		case '4': a->family = AF_INET; break;
+		case '6': a->family = AF_INET6; break;
 		default:
 			if (!opt_listen(c, optarg, &a->lo))
 				opt_common(c, usage_text, argv);
@@ -172,7 +236,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		    "unexpected argument '%s'", argv[optind + 2 * (want == 2)]);
 	if (!a->activated) {
 		a->listen_arg = argv[optind++];
-		opt_addr(&a->listen, a->listen_arg, ADDR_LISTEN);
+		addr_with_family(&a->listen, a->listen_arg, ADDR_LISTEN, a->family);
 		if (a->listen.type != SOCK_STREAM)
 			die_not_stream(a->listen_arg, &a->listen);
 		opt_check_file_opts(&a->lo, &a->listen, a->listen_arg);
@@ -186,10 +250,12 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->target_arg = argv[optind];
 	if (addr_parse(&a->b.target, a->target_arg, 0, &why) < 0)
 		die(EXIT_USAGE, "address '%s': %s", a->target_arg, why);
+	narrow(&a->b.target, a->target_arg, a->family);
 	/* a host name is looked up per connection, not once here */
 	a->dynamic = resolve_is_name(&a->b.target);
 	if (!a->dynamic)
-		opt_addr(&a->b.target, a->target_arg, 0);
+		addr_with_family(&a->b.target, a->target_arg, 0, a->family);
+	tcp_options(a);
 	if (a->b.target.type != SOCK_STREAM)
 		die_not_stream(a->target_arg, &a->b.target);
 	/* UNIX targets are connected by a prepared address */

@@ -22,7 +22,7 @@
 enum {
 	OPT_NO_INTERACTIVE = 0x100, OPT_PROMPT, OPT_HISTORY, OPT_NO_HISTORY,
 	OPT_CRLF, OPT_RAW, OPT_LINGER, OPT_READ_BOUNDARIES, OPT_KEEPALIVE,
-	OPT_DUMP
+	OPT_DUMP, OPT_SOURCE
 };
 
 static const char usage_text[] =
@@ -46,6 +46,8 @@ static const char usage_text[] =
 	"  -4, -6                  TCP: use IPv4 (IPv6) only, as tcp4: (tcp6:)\n"
 	"      --keepalive[=SECONDS]\n"
 	"                          TCP keepalive (idle time SECONDS, else the kernel's)\n"
+	"      --source ADDR       bind to ADDR before connecting: an IP address\n"
+	"                          [with :PORT], or a UNIX path or @NAME\n"
 	"      --linger SECONDS    at input EOF send no EOF; print what arrives\n"
 	"                          until the peer closes or SECONDS pass silent\n"
 	"      --read-boundaries   unix-dgram:, unix-seqpacket: send one message per\n"
@@ -70,6 +72,7 @@ static const struct option longopts[] = {
 	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
+	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "read-boundaries", no_argument, NULL, OPT_READ_BOUNDARIES },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
@@ -82,6 +85,8 @@ struct args {
 	int64_t timeout_ms;  /* -1: none */
 	int keepalive;       /* --keepalive: 0 off, -1 kernel's idle time, or s */
 	int family;          /* -4/-6: AF_INET or AF_INET6, or 0 */
+	const char *source_arg; /* --source, or NULL */
+	struct addr source;
 	int64_t linger_ms;   /* --linger, or 0: half-close at input EOF */
 	int probe;
 	int interactive;     /* -1: decide from the terminal */
@@ -171,6 +176,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case '4': a->family = AF_INET; break;
 		case '6': a->family = AF_INET6; break;
 		case OPT_READ_BOUNDARIES: a->per_read = 1; break;
+		case OPT_SOURCE: a->source_arg = optarg; break;
 		default: opt_common(c, usage_text, argv);
 		}
 	}
@@ -215,6 +221,11 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	} else {
 		opt_addr(&a->addr, a->addr_arg, 0);
 	}
+	if (a->source_arg) {
+		opt_source(&a->source, a->source_arg, a->family);
+		opt_source_check(&a->source, a->source_arg, &a->addr,
+				 a->addr_arg);
+	}
 	if (a->addr.type != SOCK_STREAM)
 		check_messages(a);
 	else if (a->per_read)
@@ -256,6 +267,16 @@ static const char *span(int64_t ms, char *buf, size_t n)
 	return buf;
 }
 
+/* The socket file a datagram socket's --source made: removed at exit
+ * (if the path still holds it), so that answers reach us until then. */
+static struct sock_bound source_made;
+static const struct addr *source_addr;
+
+static void source_cleanup(void)
+{
+	sock_source_unlink(source_addr, &source_made);
+}
+
 /* Connect, waiting until the deadline of -w (retrying while the
  * endpoint is missing or refusing), of -t, of -z by default, or
  * CONNECT_DEFAULT_MS; SIGINT or SIGTERM on SIGFD ends the wait at once
@@ -268,14 +289,19 @@ static int open_connection(const struct args *a, const char *name, int sigfd)
 			  a->timeout_ms >= 0 ? a->timeout_ms :
 			  a->probe ? PROBE_DEFAULT_MS : CONNECT_DEFAULT_MS;
 	struct sock_wait w = { .deadline = now_ms() + span_ms,
-			       .retry = a->wait_ms >= 0, .sigfd = sigfd };
+			       .retry = a->wait_ms >= 0, .sigfd = sigfd,
+			       .source = a->source_arg ? &a->source : NULL };
 	char t[32];
 
 	int fd = sock_connect_wait(&a->addr, &w);
+	source_made = w.bound;
 	if (fd >= 0)
 		return fd;
 	if (errno == EINTR && w.signo)
 		exit(128 + w.signo);
+	if (w.source_failed)
+		die(1, "bind --source %s: %s", log_esc(a->source_arg),
+		    usock_strerror(errno));
 	if (errno == ENOTSOCK)
 		die(1, "connect %s: not a socket: %s", name,
 		    file_kind_name(w.mode));
@@ -404,7 +430,8 @@ static const char *msg_kind(const struct args *a)
 static int run_messages(const struct args *a, int fd, int sigfd,
 			const char *name)
 {
-	if (a->addr.type == SOCK_DGRAM && dgram_autobind(fd) < 0)
+	/* a datagram socket needs a name for answers to reach it */
+	if (a->addr.type == SOCK_DGRAM && !a->source_arg && dgram_autobind(fd) < 0)
 		die_sys(1, "bind an address for answers");
 	if (fcntl(0, F_GETFL) < 0 && open("/dev/null", O_RDONLY) != 0)
 		die_sys(1, "open /dev/null");
@@ -479,6 +506,8 @@ int main(int argc, char **argv)
 	addr_format(&a.addr, name, sizeof name);
 
 	int sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, 0 });
+	source_addr = &a.source;
+	atexit(source_cleanup);
 
 	int fd = open_connection(&a, name, sigfd);
 	log_verbose("connected to %s", name);

@@ -54,3 +54,103 @@ assert got == b"hi\n", got
 	run -0 grep -E "^tcp2unix: #2 connection from tcp:127\.0\.0\.1:[0-9]+$" "$BERR"
 	refute grep -q "pid" "$BERR"
 }
+
+# peername ADDRESS: tests/lib/peername.py on ADDRESS, which answers each
+# client with the name it sees for it; sets PORT for a TCP port 0.
+peername() {
+	start_bg "$PY" "$LIB/peername.py" "$1" --ready "$T/pn.ready"
+	wait_for_file "$T/pn.ready"
+	PORT=$(cat "$T/pn.ready")
+	rm -f "$T/pn.ready"
+}
+
+@test "--source: TCP target connections leave from the address given" {
+	peername 127.0.0.1:0
+	start_bridge --source 127.0.0.6 "$T/l.sock" "127.0.0.1:$PORT"
+	run -0 timeout 10 usock-connect "$T/l.sock" </dev/null
+	assert_output --regexp '^127\.0\.0\.6 [0-9]+$'
+	run -0 timeout 10 usock-connect "$T/l.sock" </dev/null
+	assert_output --regexp '^127\.0\.0\.6 [0-9]+$'
+}
+
+@test "--source: a UNIX target sees each connection from the path given, none left behind; a file in the way resets the client" {
+	peername "$T/srv.sock"
+	start_bridge -v --connect-timeout 0.3 --source "$T/me.sock" 0 "$T/srv.sock"
+	run -0 timeout 10 usock-connect "$HOSTPORT" </dev/null
+	assert_output "$T/me.sock"
+	run -0 timeout 10 usock-connect "$HOSTPORT" </dev/null
+	assert_output "$T/me.sock"
+	assert_not_exists "$T/me.sock"
+	echo precious >"$T/me.sock"
+	# (a client that stays: one that sends EOF at once has left)
+	run -1 --separate-stderr timeout 10 usock-connect "$HOSTPORT" < <(sleep 5)
+	assert_regex "$stderr" "reset"
+	wait_file_line "$BERR" "^tcp2unix: #3 tcp:127\.0\.0\.1:[0-9]+ -> unix:$T/srv\.sock: source address failed \(Address already in use\); 0 bytes up, 0 down"
+	assert_equal "$(cat "$T/me.sock")" precious
+	run -0 grep -c "source address failed" "$BERR"
+	assert_output 1
+}
+
+@test "--source @NAME and an address not of this host: the first is seen, the second logged per connection" {
+	peername "$T/srv.sock"
+	local n
+	n=$(abstract_name)
+	start_bridge --source "@$n" 0 "$T/srv.sock"
+	run -0 timeout 10 usock-connect "$HOSTPORT" </dev/null
+	assert_output "@$n"
+	peername 127.0.0.1:0
+	start_bridge --source 192.0.2.1 "$T/l2.sock" "127.0.0.1:$PORT"
+	run timeout 10 usock-connect "$T/l2.sock" </dev/null
+	assert_output ""
+	wait_file_line "$BERR" "^tcp2unix: #1 unix: \(pid [0-9]+, uid [0-9]+\) -> tcp:127\.0\.0\.1:$PORT: source address failed \(Cannot assign requested address\); 0 bytes up, 0 down"
+	pid_alive "$BPID" || fail "the bridge stopped"
+}
+
+@test "--keepalive: both TCP legs keep a keepalive timer with the idle time given (ss)" {
+	command -v ss >/dev/null || skip "ss not installed"
+	local tp
+	tp=$(free_port)
+	start_bg usock-listen -k "127.0.0.1:$tp" -- sleep 30
+	wait_for_port "$tp"
+	start_bridge --keepalive=50 0 "127.0.0.1:$tp"
+	local bp=${HOSTPORT##*:}
+	start_bg usock-connect "$HOSTPORT" < <(sleep 30)
+	# the accepted client socket (source port = the bridge's) and the
+	# socket to the target (destination port = the target's)
+	wait_until 10 _keepalive_on "sport = :$bp"
+	wait_until 10 _keepalive_on "dport = :$tp"
+	run -0 ss -tnoH state established "( sport = :$bp or dport = :$tp )"
+	assert_line --regexp 'timer:\(keepalive,(4[0-9]|50)sec'
+	[ "$(grep -c 'timer:(keepalive' <<<"$output")" -eq 2 ] || fail "$output"
+}
+
+_keepalive_on() {
+	ss -tnoH state established "$1" | grep -q 'timer:(keepalive'
+}
+
+@test "-4 and -6: the TCP addresses of the bridge take that family; conflicts and no TCP address are exit 2" {
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6"
+	peername "$T/srv.sock"
+	start_bridge -6 0 "$T/srv.sock"
+	assert_regex "$BADDR" '^tcp:\[::1\]:[0-9]+$'
+	local tp
+	tp=$(free_port)
+	start_bg usock-listen -k "*:$tp" -- sh -c 'echo "$USOCK_PEER"'
+	wait_for_port "$tp"
+	start_bridge -4 "$T/l4.sock" "localhost:$tp"
+	run -0 timeout 10 usock-connect "$T/l4.sock" </dev/null
+	assert_output --regexp '^tcp:127\.0\.0\.1:[0-9]+$'
+	start_bridge "$T/l6.sock" "localhost:$tp" -6
+	run -0 timeout 10 usock-connect "$T/l6.sock" </dev/null
+	assert_output --regexp '^tcp:\[::1\]:[0-9]+$'
+	run -2 --separate-stderr tcp2unix -4 0 "tcp6:[::1]:$tp"
+	assert_equal "$stderr" "tcp2unix: cannot use -4 with 'tcp6:[::1]:$tp'"
+	run -2 --separate-stderr tcp2unix -6 "$T/a.sock" "$T/b.sock"
+	assert_equal "$stderr" "tcp2unix: -6: only for TCP addresses, and neither '$T/a.sock' nor '$T/b.sock' is one"
+	run -2 --separate-stderr tcp2unix --keepalive "$T/a.sock" "$T/b.sock"
+	assert_equal "$stderr" "tcp2unix: --keepalive: only for TCP addresses, and neither '$T/a.sock' nor '$T/b.sock' is one"
+	run -2 --separate-stderr tcp2unix --source "$T/me.sock" 0 "127.0.0.1:$tp"
+	assert_equal "$stderr" "tcp2unix: --source '$T/me.sock': a UNIX source for the TCP address '127.0.0.1:$tp'"
+	run -2 --separate-stderr tcp2unix -4 --source '[::1]' 0 "$T/srv.sock"
+	assert_equal "$stderr" "tcp2unix: --source '[::1]': a TCP source for the UNIX address '$T/srv.sock'"
+}

@@ -45,6 +45,8 @@ struct client {
 	uint32_t cev, tev;         /* events registered, or NOREG */
 	unsigned long id;          /* the Nth accepted connection */
 	uint8_t cred;              /* a UNIX client: pid and uid are known */
+	uint8_t src_err;           /* the last connect failed binding to
+	                              b->source */
 	pid_t pid;
 	uid_t uid;
 	socklen_t peerlen;
@@ -392,11 +394,14 @@ static int target_start(struct engine *e, struct client *c)
 {
 	const struct addr *t = &e->target;
 	int pending;
-	int fd = sock_connect_start(t, c->ai, &pending);
+	int fd = sock_connect_start(t, c->ai, e->b->source, &pending);
+	c->src_err = fd < 0 && pending < 0;
 	if (fd < 0)
 		return -1;
 	if (t->kind == ADDR_TCP)
 		set_nodelay(fd);
+	if (t->kind == ADDR_TCP && e->b->keepalive)
+		sock_keepalive(fd, e->b->keepalive > 0 ? e->b->keepalive : 0);
 	c->tfd = fd;
 	c->tev = NOREG;
 	if (t->kind == ADDR_TCP)
@@ -507,7 +512,11 @@ static void connect_failed(struct engine *e, struct client *c, int err,
 		e->paused_until = now + PAUSE_MS;
 		set_accepting(e, 0);
 	}
-	if ((err == EAGAIN || err == EMFILE || err == ENFILE) &&
+	/* a UNIX source path is held by another connection for the moment
+	 * between its bind and its connect: wait for it as for a backlog */
+	int busy_source = c->src_err && err == EADDRINUSE &&
+			  e->b->source->kind == ADDR_UNIX;
+	if ((err == EAGAIN || err == EMFILE || err == ENFILE || busy_source) &&
 	    now - c->start < e->b->connect_ms) {
 		list_del(list_of(e, c), c);
 		c->state = C_RETRY;
@@ -519,7 +528,8 @@ static void connect_failed(struct engine *e, struct client *c, int err,
 		return;
 	}
 	STAT_ADD(e->b, failed, 1);
-	client_close(e, c, err == EAGAIN ? "target busy" : "target refused", err);
+	client_close(e, c, c->src_err ? "source address failed" :
+		     err == EAGAIN ? "target busy" : "target refused", err);
 }
 
 /* Connect C (in the connecting list) to the target: relay at once when
@@ -621,6 +631,8 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 	}
 	if (ss.ss_family != AF_UNIX)
 		set_nodelay(fd);
+	if (ss.ss_family != AF_UNIX && b->keepalive)
+		sock_keepalive(fd, b->keepalive > 0 ? b->keepalive : 0);
 	if (b->nallow && ss.ss_family != AF_UNIX &&
 	    !cidr_match(b->allow, b->nallow, (struct sockaddr *)&ss)) {
 		char peer[ADDR_STRLEN];
@@ -812,6 +824,8 @@ static int64_t timers(struct engine *e, int64_t now)
 			STAT_ADD(b, failed, 1);
 			if (b->resolver && !e->target.nsa)
 				client_close(e, c, "target name lookup timed out", 0);
+			else if (c->src_err)
+				client_close(e, c, "source address failed", EADDRINUSE);
 			else
 				client_close(e, c, "target busy", EAGAIN);
 		} else {

@@ -67,6 +67,11 @@ struct bridge {
 	int proxy;                 /* 0, 1 or 2 */
 	struct resolver *resolver; /* target's host is a name, looked up
 	                              again per connection; or NULL */
+	const struct addr *source; /* bind each target socket to it first
+	                              (sock_source_bind()), or NULL */
+	int keepalive;             /* TCP keepalive on the TCP sockets of
+	                              both legs: 0 off, -1 with the kernel's
+	                              idle time, else the idle time in s */
 	int64_t exit_idle_ms;      /* stop after this long with no
 	                              connection (and none queued); 0: never */
 	void (*on_event)(void *ctx, const struct bridge *b,

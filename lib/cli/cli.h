@@ -118,6 +118,16 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 void opt_stream_only(const struct addr *a, const char *arg, const char *does);
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
+/* --source S (addr_parse_source()), narrowed to FAMILY (-4/-6: AF_INET
+ * or AF_INET6; 0: any) and resolved; exits 2 naming S when it is
+ * malformed, of another family, or an unknown host (1 when the
+ * resolver itself failed). */
+void opt_source(struct addr *src, const char *s, int family);
+/* Exit 2 when SRC (given as S) cannot be the source of a connection to
+ * target T (given as TARG): a UNIX source for a TCP target or the
+ * reverse, or, once T is resolved, no address of a family of T's. */
+void opt_source_check(const struct addr *src, const char *s,
+		      const struct addr *t, const char *targ);
 
 
 /* ---- ready.c: telling a supervisor we are ready ---- */

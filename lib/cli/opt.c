@@ -116,6 +116,39 @@ void opt_addr(struct addr *a, const char *s, int flags)
 		die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(s), why);
 }
 
+void opt_source(struct addr *src, const char *s, int family)
+{
+	const char *why;
+	int usage;
+	if (addr_parse_source(src, s, &why) < 0)
+		die(EXIT_USAGE, "--source '%s': %s", log_esc(s), why);
+	if (src->kind == ADDR_TCP && family) {
+		if (src->family && src->family != family)
+			die(EXIT_USAGE, "cannot use %s with --source '%s'",
+			    family == AF_INET ? "-4" : "-6", log_esc(s));
+		src->family = family;
+	}
+	if (addr_resolve(src, ADDR_LISTEN, &why, &usage) < 0)
+		die(usage ? EXIT_USAGE : 1, "--source '%s': %s", log_esc(s), why);
+}
+
+void opt_source_check(const struct addr *src, const char *s,
+		      const struct addr *t, const char *targ)
+{
+	if ((src->kind == ADDR_TCP) != (t->kind == ADDR_TCP))
+		die(EXIT_USAGE, "--source '%s': a %s source for the %s address "
+		    "'%s'", log_esc(s), src->kind == ADDR_TCP ? "TCP" : "UNIX",
+		    t->kind == ADDR_TCP ? "TCP" : "UNIX", log_esc(targ));
+	if (t->kind != ADDR_TCP || !t->nsa)
+		return;
+	for (int i = 0; i < t->nsa; i++)
+		if (sock_source_fits(src, (const struct sockaddr *)&t->sa[i]))
+			return;
+	die(EXIT_USAGE, "--source '%s': no address of the family of '%s' (%s)",
+	    log_esc(s), log_esc(targ),
+	    t->sa[0].ss_family == AF_INET ? "IPv4" : "IPv6");
+}
+
 /* Reverse argv[a..b). */
 static void reverse(char **v, int a, int b)
 {

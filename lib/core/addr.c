@@ -380,6 +380,61 @@ int addr_parse(struct addr *a, const char *s, int flags, const char **why)
 	return parse_tcp(a, text, family, flags, why);
 }
 
+int addr_parse_source(struct addr *a, const char *s, const char **why)
+{
+	const char *rest = s;
+	char tcp[600];
+	int n;
+
+	if (has_prefix(s, "unix-dgram:", &rest) ||
+	    has_prefix(s, "unix-seqpacket:", &rest)) {
+		*why = "a source takes its socket type from the target: write "
+		       "unix:PATH or @NAME";
+		return -1;
+	}
+	if (has_prefix(s, "unix:", &rest) || has_prefix(s, "abstract:", &rest) ||
+	    *s == '@' || strchr(s, '/')) {
+		if (addr_parse(a, s, 0, why) < 0)
+			return -1;
+		if (a->kind == ADDR_UNIX && strlen(a->path) > (size_t)UNIX_PATH_LIMIT) {
+			*why = "a source path must fit in sun_path (107 bytes): "
+			       "that is the name the server sees";
+			return -1;
+		}
+		return 0;
+	}
+	/* TCP: ADDRESS, ADDRESS:PORT, [IPV6], [IPV6]:PORT, *:PORT, :PORT,
+	 * also after tcp:, tcp4:, tcp6: */
+	size_t pre = 0;
+	if (has_prefix(s, "tcp:", &rest) || has_prefix(s, "tcp4:", &rest) ||
+	    has_prefix(s, "tcp6:", &rest))
+		pre = (size_t)(rest - s);
+	else
+		rest = s;
+	const char *rb = strchr(rest, ']');
+	const char *colon = strrchr(rest, ':');
+	if (*rest == '[')                       /* [IPV6] or [IPV6]:PORT */
+		n = snprintf(tcp, sizeof tcp, "%.*s%s%s", (int)pre, s, rest,
+			     rb && rb[1] == 0 ? ":0" : "");
+	else if (colon && memchr(rest, ':', (size_t)(colon - rest)))
+		/* a bare IPv6 address: its port needs brackets */
+		n = snprintf(tcp, sizeof tcp, "%.*s[%s]:0", (int)pre, s, rest);
+	else if (colon == rest)                 /* :PORT */
+		n = snprintf(tcp, sizeof tcp, "%.*s*%s", (int)pre, s, rest);
+	else if (!colon && *rest && rest[strspn(rest, "0123456789")] == 0) {
+		*why = "a source is an address, with :PORT if a port is wanted "
+		       "(a port alone is written :PORT)";
+		return -1;
+	} else
+		n = snprintf(tcp, sizeof tcp, "%.*s%s%s", (int)pre, s, rest,
+			     colon ? "" : ":0");
+	if (n < 0 || (size_t)n >= sizeof tcp) {
+		*why = "host name too long";
+		return -1;
+	}
+	return addr_parse(a, tcp, ADDR_LISTEN, why);
+}
+
 int addr_resolve(struct addr *a, int flags, const char **why, int *usage)
 {
 	*usage = 0;

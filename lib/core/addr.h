@@ -42,6 +42,15 @@ struct addr {
  * host name followed by a port) is refused, with a hint.  Returns 0, or
  * -1 with *why set to a static reason. */
 int addr_parse(struct addr *a, const char *s, int flags, const char **why);
+/* Parse S, a source address to bind a connecting socket to (--source),
+ * into A: unix:PATH, ./PATH (at most UNIX_PATH_LIMIT bytes: the name
+ * the server sees) or @NAME; or for TCP ADDRESS, ADDRESS:PORT,
+ * [IPV6]:PORT, a bare IPv6 address, *:PORT or :PORT (any address,
+ * a->wildcard), optionally after tcp:, tcp4: or tcp6:.  No port means
+ * port 0 (any).  A bare number is refused (a port is written :PORT).
+ * Resolve a TCP or abstract result with addr_resolve(ADDR_LISTEN).
+ * Returns 0, or -1 with *why set to a static reason. */
+int addr_parse_source(struct addr *a, const char *s, const char **why);
 /* Resolve a TCP or abstract address into a->sa (UNIX paths need
  * nothing).  Returns 0, or -1 with *why set and *usage telling whether
  * it is the address's fault (unknown host) rather than the resolver's. */

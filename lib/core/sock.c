@@ -110,6 +110,112 @@ static int wait_event(int fd, int ms, struct sock_wait *w)
 	}
 }
 
+int sock_source_fits(const struct addr *src, const struct sockaddr *sa)
+{
+	if (src->kind != ADDR_TCP)
+		return sa->sa_family == AF_UNIX;
+	for (int i = 0; i < src->nsa; i++)
+		if (src->sa[i].ss_family == sa->sa_family)
+			return 1;
+	return 0;
+}
+
+/* The port of a TCP address SA, host order. */
+static unsigned sa_port(const struct sockaddr_storage *sa)
+{
+	return sa->ss_family == AF_INET ?
+		ntohs(((const struct sockaddr_in *)sa)->sin_port) :
+		ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+int sock_source_bind(int fd, int family, const struct addr *src,
+		     struct sock_bound *b)
+{
+	int one = 1;
+	b->made = 0;
+	if (src->kind == ADDR_TCP) {
+		for (int i = 0; i < src->nsa; i++) {
+			if (src->sa[i].ss_family != family)
+				continue;
+			/* port 0: leave the port to connect(2), which can
+			 * share it among different destinations */
+			if (sa_port(&src->sa[i]) == 0)
+				setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+					   &one, sizeof one);
+			else
+				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+					   sizeof one);
+			return bind(fd, (const struct sockaddr *)&src->sa[i],
+				    src->salen[i]);
+		}
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (family != AF_UNIX) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (src->kind == ADDR_ABSTRACT)
+		return bind(fd, (const struct sockaddr *)&src->sa[0],
+			    src->salen[0]);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = strlen(src->path);
+	if (len > (size_t)UNIX_PATH_LIMIT) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, src->path, len);
+	if (bind(fd, (struct sockaddr *)&sun,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0)
+		return -1;
+	struct stat st;
+	if (lstat(src->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		b->made = 1;
+		b->dev = st.st_dev;
+		b->ino = st.st_ino;
+	}
+	return 0;
+}
+
+void sock_source_unlink(const struct addr *src, struct sock_bound *b)
+{
+	struct stat st;
+	if (b->made && src->kind == ADDR_UNIX && lstat(src->path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == b->dev && st.st_ino == b->ino)
+		unlink(src->path);
+	b->made = 0;
+}
+
+/* A new socket of FAMILY/TYPE, non-blocking and CLOEXEC, bound to SRC
+ * (or NULL).  -1 with errno, *SRC_FAILED 1 when the bind failed. */
+static int new_socket(int family, int type, const struct addr *src,
+		      struct sock_bound *b, int *src_failed)
+{
+	*src_failed = 0;
+	b->made = 0;
+	int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || !src)
+		return fd;
+	if (sock_source_bind(fd, family, src, b) < 0) {
+		int e = errno;
+		close(fd);
+		*src_failed = 1;
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* After connect(2) returned: a stream or seqpacket socket keeps the
+ * name it was bound to, so the file made for it can go (a datagram
+ * socket's file stays: answers are sent to it). */
+static void source_connected(int type, const struct addr *src,
+			     struct sock_bound *b)
+{
+	if (b->made && type != SOCK_DGRAM)
+		sock_source_unlink(src, b);
+}
+
 /* One connect of a new socket of FAMILY/TYPE to SA, waiting for a TCP
  * handshake until w->deadline.  Returns a non-blocking CLOEXEC fd, or -1
  * with errno: EAGAIN a full UNIX backlog, EINTR a signal, ETIMEDOUT with
@@ -118,11 +224,13 @@ static int wait_event(int fd, int ms, struct sock_wait *w)
 static int connect_once(int family, int type, const struct sockaddr *sa,
 			socklen_t len, struct sock_wait *w)
 {
-	int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = new_socket(family, type, w->source, &w->bound,
+			    &w->source_failed);
 	if (fd < 0)
 		return -1;
 	w->tries++;
 	int r = connect(fd, sa, len);
+	source_connected(type, w->source, &w->bound);
 	if (r == 0)
 		return fd;
 	if (errno == EINPROGRESS || errno == EINTR) {
@@ -143,6 +251,7 @@ static int connect_once(int family, int type, const struct sockaddr *sa,
 		}
 	}
 	int e = errno;
+	sock_source_unlink(w->source, &w->bound);
 	close(fd);
 	errno = e;
 	return -1;
@@ -184,11 +293,15 @@ static int connect_round(const struct addr *a, struct sock_wait *w)
 	int e = EADDRNOTAVAIL;
 	for (int i = 0; i < a->nsa; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&a->sa[i];
+		if (w->source && !sock_source_fits(w->source, sa)) {
+			e = EAFNOSUPPORT;   /* an address the source cannot reach */
+			continue;
+		}
 		int fd = connect_once(sa->sa_family, a->type, sa, a->salen[i], w);
 		if (fd >= 0)
 			return fd;
 		e = errno;
-		if (e == EINTR || w->expired)
+		if (e == EINTR || w->expired || w->source_failed)
 			break;
 	}
 	errno = e;
@@ -209,7 +322,7 @@ int sock_connect_wait(const struct addr *a, struct sock_wait *w)
 		if (fd >= 0)
 			return fd;
 		int e = errno;
-		if (e == EINTR || w->expired)
+		if (e == EINTR || w->expired || w->source_failed)
 			return -1;
 		w->last_err = e;
 		/* a full backlog is waited for as a blocking connect would;
@@ -250,7 +363,8 @@ int sock_prepare(struct addr *a)
 	return 0;
 }
 
-int sock_connect_start(const struct addr *a, int i, int *pending)
+int sock_connect_start(const struct addr *a, int i, const struct addr *src,
+		       int *pending)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&a->sa[i];
 	socklen_t len = a->salen[i];
@@ -264,16 +378,20 @@ int sock_connect_start(const struct addr *a, int i, int *pending)
 		sa = (const struct sockaddr *)&sun;
 		len = (socklen_t)n;
 	}
-	int fd = socket(sa->sa_family, a->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sock_bound b;
+	int src_failed;
+	int fd = new_socket(sa->sa_family, a->type, src, &b, &src_failed);
 	int r = fd < 0 ? -1 : connect(fd, sa, len);
 	int e = errno;
+	if (fd >= 0 && src)
+		sock_source_unlink(src, &b);  /* the socket keeps the name */
 	if (dirfd >= 0)
 		close(dirfd);
 	if (r < 0 && fd >= 0 && e != EINPROGRESS) {
 		close(fd);
 		fd = -1;
 	}
-	*pending = r < 0;
+	*pending = src_failed ? -1 : r < 0;
 	errno = e;
 	return fd;
 }

@@ -52,13 +52,53 @@ char *sock_local_format(const struct listener *l, char *buf, size_t n);
  * sock_connect_start().  The path is still looked up at each connect,
  * so a directory recreated meanwhile is found.  0 or -1 with errno. */
 int sock_prepare(struct addr *a);
+/* ---- sock.c: the source address of a connecting socket (--source,
+ * socat's bind=) ----
+ * A source is a struct addr parsed by addr_parse_source(): ADDR_TCP,
+ * resolved by addr_resolve(ADDR_LISTEN) (its wildcard flag: any address
+ * of the target's family, with its port), or ADDR_UNIX (a path of at
+ * most UNIX_PATH_LIMIT bytes) or ADDR_ABSTRACT (resolved). */
+
+/* What binding a source created: a socket file, to remove once it is no
+ * longer needed, and only while the path still holds it. */
+struct sock_bound {
+	int made;          /* 1: we created the socket file at the path */
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Bind FD, a new socket of FAMILY (AF_INET, AF_INET6 or AF_UNIX), to
+ * SRC before it connects: the first of SRC's addresses of that family
+ * (TCP port 0: the port is chosen at connect, IP_BIND_ADDRESS_NO_PORT;
+ * a fixed port may be taken over from a connection in TIME-WAIT,
+ * SO_REUSEADDR).  A UNIX path is created by bind(2), which fails with
+ * EADDRINUSE if anything is there: nothing is ever replaced; *B records
+ * the file made.  Returns 0, or -1 with errno: EAFNOSUPPORT (no address
+ * of FAMILY in SRC), EADDRNOTAVAIL (not an address of this host),
+ * EADDRINUSE, EACCES (a port below 1024, or the directory), or another
+ * error of bind(2). */
+int sock_source_bind(int fd, int family, const struct addr *src,
+		     struct sock_bound *b);
+/* Remove the socket file B made for SRC if the path still holds that
+ * file (same device and inode); B is cleared.  Errors are ignored: at
+ * worst a socket file nobody listens on stays. */
+void sock_source_unlink(const struct addr *src, struct sock_bound *b);
+/* 1 when SRC has an address of the family of target address SA (always
+ * for a UNIX source and a UNIX SA), else 0. */
+int sock_source_fits(const struct addr *src, const struct sockaddr *sa);
+
 /* Start connecting a new non-blocking CLOEXEC socket of a->type to
  * address number I of A (a UNIX path looked up now; one past sun_path
- * through its directory, opened for this connect only).  Returns the fd
- * with *pending 1 while the connect is in progress (EINPROGRESS: wait
- * for POLLOUT, then read SO_ERROR) or 0 when connected; or -1 with errno
- * (EAGAIN: a full UNIX backlog). */
-int sock_connect_start(const struct addr *a, int i, int *pending);
+ * through its directory, opened for this connect only), bound first to
+ * SRC unless it is NULL (a socket file made for it is removed once
+ * connect(2) has returned: the socket keeps the name, which the server
+ * sees as its peer's; for streams and seqpacket only).  Returns the fd with
+ * *pending 1 while the connect is in progress (EINPROGRESS: wait for
+ * POLLOUT, then read SO_ERROR) or 0 when connected; or -1 with errno
+ * (EAGAIN: a full UNIX backlog), *pending -1 when it was binding to SRC
+ * that failed (sock_source_bind()'s errors). */
+int sock_connect_start(const struct addr *a, int i, const struct addr *src,
+		       int *pending);
 /* How sock_connect_wait() waits, and what ended the wait. */
 struct sock_wait {
 	int64_t deadline;  /* ms on the monotonic clock (now_ms()), -1: none */
@@ -67,6 +107,12 @@ struct sock_wait {
 			      deadline */
 	int sigfd;         /* a signalfd: any signal read from it ends the
 			      wait; -1: none (signals act as they are set) */
+	const struct addr *source; /* bind to it first (sock_connect_start);
+			      or NULL.  A failed bind is not retried. */
+	struct sock_bound bound;   /* set: the socket file made for a
+			      datagram socket's source, kept for answers
+			      to reach it until sock_source_unlink() */
+	int source_failed; /* set: 1 when the bind to SOURCE failed */
 	/* set by sock_connect_wait() */
 	int signo;         /* the signal that ended the wait (errno EINTR) */
 	int expired;       /* 1: the deadline passed (errno ETIMEDOUT) */
