@@ -213,10 +213,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			a->b.exit_idle_ms = opt_duration("--exit-idle-time", optarg);
 			break;
 		case OPT_SOURCE: a->source_arg = optarg; break;
-		case OPT_KEEPALIVE:
-			a->b.keepalive = optarg ? (int)((opt_duration("--keepalive",
-						optarg) + 999) / 1000) : -1;
-			break;
+		case OPT_KEEPALIVE: a->b.keepalive = opt_keepalive(optarg); break;
 		case '4': a->family = AF_INET; break;
 		case '6': a->family = AF_INET6; break;
 		default:

@@ -169,10 +169,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			a->dump_opt = "--dump";
 			break;
 		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
-		case OPT_KEEPALIVE:
-			a->keepalive = optarg ? (int)(opt_duration("--keepalive",
-							optarg) + 999) / 1000 : -1;
-			break;
+		case OPT_KEEPALIVE: a->keepalive = opt_keepalive(optarg); break;
 		case '4': a->family = AF_INET; break;
 		case '6': a->family = AF_INET6; break;
 		case OPT_READ_BOUNDARIES: a->per_read = 1; break;

@@ -512,10 +512,11 @@ static void connect_failed(struct engine *e, struct client *c, int err,
 		e->paused_until = now + PAUSE_MS;
 		set_accepting(e, 0);
 	}
-	/* a UNIX source path is held by another connection for the moment
-	 * between its bind and its connect: wait for it as for a backlog */
+	/* a UNIX source is held by another connection (a path for the
+	 * moment between its bind and its connect, an abstract name while
+	 * it is open): wait for it as for a full backlog */
 	int busy_source = c->src_err && err == EADDRINUSE &&
-			  e->b->source->kind == ADDR_UNIX;
+			  e->b->source->kind != ADDR_TCP;
 	if ((err == EAGAIN || err == EMFILE || err == ENFILE || busy_source) &&
 	    now - c->start < e->b->connect_ms) {
 		list_del(list_of(e, c), c);

@@ -118,6 +118,11 @@ void opt_check_file_opts(const struct listen_opts *lo, const struct addr *a,
 void opt_stream_only(const struct addr *a, const char *arg, const char *does);
 /* Parse an address; exits 2 with the reason on error. */
 void opt_addr(struct addr *a, const char *s, int flags);
+/* --keepalive[=SECONDS] with value ARG (NULL: none given): the idle
+ * time before the first probe in whole seconds (rounded up, 1..32767,
+ * the kernel's range of TCP_KEEPIDLE), or -1 for the kernel's; exits 2
+ * otherwise. */
+int opt_keepalive(const char *arg);
 /* --source S (addr_parse_source()), narrowed to FAMILY (-4/-6: AF_INET
  * or AF_INET6; 0: any) and resolved; exits 2 naming S when it is
  * malformed, of another family, or an unknown host (1 when the

@@ -116,6 +116,17 @@ void opt_addr(struct addr *a, const char *s, int flags)
 		die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(s), why);
 }
 
+int opt_keepalive(const char *arg)
+{
+	if (!arg)
+		return -1;
+	int64_t ms = opt_duration("--keepalive", arg);
+	if (ms > 32767 * 1000)
+		die(EXIT_USAGE, "--keepalive: '%s' is over 32767 s, the kernel's "
+		    "limit of TCP_KEEPIDLE", log_esc(arg));
+	return (int)((ms + 999) / 1000);
+}
+
 void opt_source(struct addr *src, const char *s, int family)
 {
 	const char *why;
