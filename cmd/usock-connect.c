@@ -141,6 +141,44 @@ static void check_messages(struct args *a)
 	a->interactive = 0;
 }
 
+/* ADDRESS, with what -4, -6 and --keepalive ask of it (a TCP address,
+ * of that family), --source, and what a datagram or seqpacket address
+ * refuses. */
+static void parse_address(struct args *a)
+{
+	if (a->family || a->keepalive) {
+		/* TCP options: the address must be TCP, and -4/-6 narrow it */
+		const char *why;
+		if (addr_parse(&a->addr, a->addr_arg, 0, &why) < 0)
+			die(EXIT_USAGE, "address '%s': %s", log_esc(a->addr_arg), why);
+		if (a->addr.kind != ADDR_TCP)
+			die(EXIT_USAGE, "%s: only for TCP addresses, not '%s'",
+			    a->family ? (a->family == AF_INET ? "-4" : "-6") :
+			    "--keepalive", log_esc(a->addr_arg));
+		if (a->family && a->addr.family && a->addr.family != a->family)
+			die(EXIT_USAGE, "cannot use %s with '%s'",
+			    a->family == AF_INET ? "-4" : "-6", log_esc(a->addr_arg));
+		if (a->family)
+			a->addr.family = a->family;
+		int usage;
+		if (addr_resolve(&a->addr, 0, &why, &usage) < 0)
+			die(usage ? EXIT_USAGE : 1, "address '%s': %s",
+			    log_esc(a->addr_arg), why);
+	} else {
+		opt_addr(&a->addr, a->addr_arg, 0);
+	}
+	if (a->source_arg) {
+		opt_source(&a->source, a->source_arg, a->family);
+		opt_source_check(&a->source, a->source_arg, &a->addr,
+				 a->addr_arg);
+	}
+	if (a->addr.type != SOCK_STREAM)
+		check_messages(a);
+	else if (a->per_read)
+		die(EXIT_USAGE, "--read-boundaries: only for unix-dgram: and "
+		    "unix-seqpacket: addresses (a stream has no boundaries)");
+}
+
 static void parse_argv(int argc, char **argv, struct args *a)
 {
 	int c, said_i = 0, said_no_i = 0;
@@ -197,37 +235,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (a->linger_ms)
 		a->interactive = 0; /* a script's option: no line editing */
 	a->addr_arg = argv[optind];
-	if (a->family || a->keepalive) {
-		/* TCP options: the address must be TCP, and -4/-6 narrow it */
-		const char *why;
-		if (addr_parse(&a->addr, a->addr_arg, 0, &why) < 0)
-			die(EXIT_USAGE, "address '%s': %s", a->addr_arg, why);
-		if (a->addr.kind != ADDR_TCP)
-			die(EXIT_USAGE, "%s: only for TCP addresses, not '%s'",
-			    a->family ? (a->family == AF_INET ? "-4" : "-6") :
-			    "--keepalive", log_esc(a->addr_arg));
-		if (a->family && a->addr.family && a->addr.family != a->family)
-			die(EXIT_USAGE, "cannot use %s with '%s'",
-			    a->family == AF_INET ? "-4" : "-6", log_esc(a->addr_arg));
-		if (a->family)
-			a->addr.family = a->family;
-		int usage;
-		if (addr_resolve(&a->addr, 0, &why, &usage) < 0)
-			die(usage ? EXIT_USAGE : 1, "address '%s': %s",
-			    log_esc(a->addr_arg), why);
-	} else {
-		opt_addr(&a->addr, a->addr_arg, 0);
-	}
-	if (a->source_arg) {
-		opt_source(&a->source, a->source_arg, a->family);
-		opt_source_check(&a->source, a->source_arg, &a->addr,
-				 a->addr_arg);
-	}
-	if (a->addr.type != SOCK_STREAM)
-		check_messages(a);
-	else if (a->per_read)
-		die(EXIT_USAGE, "--read-boundaries: only for unix-dgram: and "
-		    "unix-seqpacket: addresses (a stream has no boundaries)");
+	parse_address(a);
 	choose_mode(a);
 }
 

@@ -28,6 +28,8 @@ peername() {
 	assert_equal "$stderr" "usock-connect: -6: only for TCP addresses, not '$T/x.sock'"
 	run -2 --separate-stderr usock-connect -4 "$T/x"$'\e[2J'.sock
 	assert_equal "$stderr" "usock-connect: -4: only for TCP addresses, not '$T/x\\x1b[2J.sock'"
+	run -2 --separate-stderr usock-connect -6 "h"$'\e[2J'"x:80"
+	[[ $stderr == "usock-connect: address 'h\\x1b[2Jx:80': "* ]] || fail "not escaped: $stderr"
 }
 
 @test "--keepalive: the kernel keeps the connection's keepalive timer (ss shows it), with the idle time given" {
