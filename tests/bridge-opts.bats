@@ -154,3 +154,25 @@ _keepalive_on() {
 	run -2 --separate-stderr tcp2unix -4 --source '[::1]' 0 "$T/srv.sock"
 	assert_equal "$stderr" "tcp2unix: --source '[::1]': a TCP source for the UNIX address '$T/srv.sock'"
 }
+
+@test "-v with -j 2: the numbers are the process's, each given once, 1 to N" {
+	start_server "$T/t.sock" --mode echo --count 0
+	start_bridge -v -j 2 0 "$T/t.sock"
+	local i
+	for i in 1 2 3 4 5 6; do
+		start_bg usock-connect "$HOSTPORT" < <(echo "c$i") >"$T/out$i"
+	done
+	for i in 1 2 3 4 5 6; do
+		expect_exit 0 "${BG_PIDS[-6 + i - 1]}"
+		assert_equal "$(cat "$T/out$i")" "c$i"
+	done
+	wait_until 10 _ends_are 6
+	run -0 sh -c "sed -n 's/^tcp2unix: #\([0-9]*\) connection from .*/\1/p' '$BERR' | sort -n | tr '\n' ' '"
+	assert_output "1 2 3 4 5 6 "
+	run -0 sh -c "sed -n 's/^tcp2unix: #\([0-9]*\) tcp:.* closed; 3 bytes up, 3 down, .*/\1/p' '$BERR' | sort -n | tr '\n' ' '"
+	assert_output "1 2 3 4 5 6 "
+}
+
+_ends_are() {
+	[ "$(grep -c ' bytes up, ' "$BERR")" -eq "$1" ]
+}

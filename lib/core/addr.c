@@ -405,28 +405,30 @@ int addr_parse_source(struct addr *a, const char *s, const char **why)
 	}
 	/* TCP: ADDRESS, ADDRESS:PORT, [IPV6], [IPV6]:PORT, *:PORT, :PORT,
 	 * also after tcp:, tcp4:, tcp6: */
-	size_t pre = 0;
+	/* written out with its tcp: prefix, so that nothing else (a host
+	 * named like one of the UNIX prefixes) is read as another kind */
+	char pfx[8] = "tcp:";
 	if (has_prefix(s, "tcp:", &rest) || has_prefix(s, "tcp4:", &rest) ||
 	    has_prefix(s, "tcp6:", &rest))
-		pre = (size_t)(rest - s);
+		snprintf(pfx, sizeof pfx, "%.*s", (int)(rest - s), s);
 	else
 		rest = s;
 	const char *rb = strchr(rest, ']');
 	const char *colon = strrchr(rest, ':');
 	if (*rest == '[')                       /* [IPV6] or [IPV6]:PORT */
-		n = snprintf(tcp, sizeof tcp, "%.*s%s%s", (int)pre, s, rest,
+		n = snprintf(tcp, sizeof tcp, "%s%s%s", pfx, rest,
 			     rb && rb[1] == 0 ? ":0" : "");
 	else if (colon && memchr(rest, ':', (size_t)(colon - rest)))
 		/* a bare IPv6 address: its port needs brackets */
-		n = snprintf(tcp, sizeof tcp, "%.*s[%s]:0", (int)pre, s, rest);
+		n = snprintf(tcp, sizeof tcp, "%s[%s]:0", pfx, rest);
 	else if (colon == rest)                 /* :PORT */
-		n = snprintf(tcp, sizeof tcp, "%.*s*%s", (int)pre, s, rest);
+		n = snprintf(tcp, sizeof tcp, "%s*%s", pfx, rest);
 	else if (!colon && *rest && rest[strspn(rest, "0123456789")] == 0) {
 		*why = "a source is an address, with :PORT if a port is wanted "
 		       "(a port alone is written :PORT)";
 		return -1;
 	} else
-		n = snprintf(tcp, sizeof tcp, "%.*s%s%s", (int)pre, s, rest,
+		n = snprintf(tcp, sizeof tcp, "%s%s%s", pfx, rest,
 			     colon ? "" : ":0");
 	if (n < 0 || (size_t)n >= sizeof tcp) {
 		*why = "host name too long";

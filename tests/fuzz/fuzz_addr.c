@@ -1,7 +1,9 @@
 /* fuzz_addr.c — the address grammar: addr_parse() on any string, then
  * the canonical form addr_format() prints, \xHH escapes and all, must
  * parse again to the same address and print the same way.  The first byte chooses the flags
- * (bit 0: ADDR_LISTEN); the rest is the address. */
+ * (bit 0: ADDR_LISTEN) and the parser (bit 1: addr_parse_source(), the
+ * --source grammar, whose TCP addresses are parsed for binding); the
+ * rest is the address. */
 #include <sys/socket.h>
 
 #include "fuzz.h"
@@ -63,6 +65,23 @@ static void check_same(const struct addr *a, const struct addr *b,
 		   "%s: host '%s' became '%s'", f, a->host, b->host);
 }
 
+/* Parse S with the parser the first byte chose. */
+static int parse(struct addr *a, const char *s, int flags, int source,
+		 const char **why)
+{
+	if (!source)
+		return addr_parse(a, s, flags, why);
+	int r = addr_parse_source(a, s, why);
+	if (r == 0 && a->kind != ADDR_TCP) {
+		FUZZ_CHECK(a->type == SOCK_STREAM, "%s: source of type %d", s,
+			   a->type);
+		FUZZ_CHECK(a->kind != ADDR_UNIX ||
+			   a->pathlen <= (size_t)UNIX_PATH_LIMIT,
+			   "%s: source path of %zu bytes", s, a->pathlen);
+	}
+	return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct addr a, b;
@@ -71,10 +90,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 8192)
 		return 0;
-	int flags = data[0] & 1 ? ADDR_LISTEN : 0;
+	int source = data[0] & 2;
+	int flags = data[0] & 1 || source ? ADDR_LISTEN : 0;
 	char *s = fuzz_strdup(data + 1, size - 1);
 
-	if (addr_parse(&a, s, flags, &why) < 0) {
+	if (parse(&a, s, flags, source, &why) < 0) {
 		FUZZ_CHECK(why && *why && fuzz_safe(why), "%s: reason", s);
 		free(s);
 		return 0;
@@ -95,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The printed form, escapes and all, parses back to the same
 	 * address: the parser reads what the printer writes. */
 	why = NULL;
-	FUZZ_CHECK(addr_parse(&b, f1, flags, &why) == 0,
+	FUZZ_CHECK(parse(&b, f1, flags, source, &why) == 0,
 		   "'%s' (from '%s') does not parse: %s", f1, s, why);
 	check_parsed(&b, flags, f1);
 	check_same(&a, &b, f1);
