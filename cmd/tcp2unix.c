@@ -19,6 +19,7 @@
 enum {
 	OPT_ALLOW = 0x100, OPT_IDLE, OPT_CONNECT, OPT_PROXY, OPT_PRINT_ADDRESS,
 	OPT_DRAIN, OPT_READY_FD, OPT_EXIT_IDLE, OPT_SOURCE, OPT_KEEPALIVE,
+	OPT_DUMP,
 };
 
 static const char usage_text[] =
@@ -51,6 +52,9 @@ static const char usage_text[] =
 	"      --exit-idle-time SECONDS\n"
 	"                          exit 0 after SECONDS without a connection\n"
 	"  -j, --workers N         N event loops (threads) share the connections (1)\n"
+	"  -x, --hexdump           dump what each connection relays to stderr\n"
+	"                          (--dump=hex)\n"
+	"      --dump=FORMAT       the same, FORMAT hex or text (socat -v's view)\n"
 	OPT_COMMON_HELP
 	"\n"
 	"Addresses: see usock(7).  Signals: SIGTERM/SIGINT stop accepting and drain,\n"
@@ -72,6 +76,8 @@ static const struct option longopts[] = {
 	{ "workers", required_argument, NULL, 'j' },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
+	{ "hexdump", no_argument, NULL, 'x' },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -89,6 +95,7 @@ struct args {
 	int family;                 /* -4/-6: AF_INET or AF_INET6, or 0 */
 	const char *source_arg;     /* --source, or NULL */
 	struct addr source;
+	int dump;                   /* DUMP_HEX, DUMP_TEXT, or 0 */
 	struct cidr allow[MAX_ALLOW];
 	struct bridge b;
 };
@@ -181,7 +188,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->b.drain_ms = 30000;
 	a->b.allow = a->allow;
 	a->ready_fd = -1;
-	while ((c = opt_next(&it, "+:c:j:m:o:b:46vqhV", longopts)) != -1) {
+	while ((c = opt_next(&it, "+:c:j:m:o:b:46xvqhV", longopts)) != -1) {
 		switch (c) {
 		case 'c': a->b.max_conns = opt_ulong("--max-conns", optarg, 1, 1000000); break;
 		case 'j': a->b.workers = (int)opt_ulong("--workers", optarg, 1, BRIDGE_WORKERS_MAX); break;
@@ -208,6 +215,8 @@ static void parse_argv(int argc, char **argv, struct args *a)
 				    log_esc(optarg));
 			break;
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
+		case 'x': opt_dump_set(&a->dump, DUMP_HEX); break;
+		case OPT_DUMP: opt_dump_set(&a->dump, opt_dump("--dump", optarg)); break;
 		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
 		case OPT_EXIT_IDLE:
 			a->b.exit_idle_ms = opt_duration("--exit-idle-time", optarg);
@@ -515,6 +524,8 @@ int main(int argc, char **argv)
 			    "connection%s", on, target_name, a.b.max_conns,
 			    num_s(a.b.max_conns));
 	}
+	if (a.dump)
+		a.b.dump = cli_dump_open(a.dump, 0);
 	if (bridge_run(&a.b) < 0)
 		die_sys(1, "event loop");
 	resolve_stop(&res);

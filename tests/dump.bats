@@ -204,3 +204,94 @@ while s.recv(100):
 	assert_equal "$stderr" "usock-listen: --dump: '\\x1b[31m' is not a dump format (hex or text)"
 	[ ! -e "$T/s.sock" ]
 }
+
+# bridge_on ARGS...: tcp2unix ARGS with its stderr in $T/berr (or where
+# BERR_TO says), its address in $BADDR (from --ready-fd).
+bridge_on() {
+	start_bg tcp2unix --ready-fd 5 "$@" 5>"$T/baddr" 2>"${BERR_TO:-$T/berr}" 4>&- 6>&-
+	BPID=$BG_PID
+	BADDR=$(wait_file_line "$T/baddr" '^tcp:')
+}
+
+@test "tcp2unix -j 2 --dump=text: concurrent connections, whole records, each named by #N and its client" {
+	local x
+	start_server "$T/s.sock" --mode echo --count 0
+	bridge_on -j 2 --dump=text 0 "$T/s.sock"
+	for x in a b; do
+		head -c 60000 /dev/urandom >"$T/$x.1"
+		head -c 60000 /dev/urandom >"$T/$x.2"
+		cat "$T/$x.1" "$T/$x.2" >"$T/$x"
+		mkfifo "$T/$x.in"
+	done
+	# (the shell opens the fifos itself: a writer first, kept from the clients)
+	exec 5<>"$T/a.in" 6<>"$T/b.in"
+	start_bg usock-connect "$BADDR" <"$T/a.in" >"$T/a.out" 5>&- 6>&-
+	local pa=$BG_PID
+	cat "$T/a.1" >&5
+	wait_file_line "$T/berr" '^< #1 .* from=0 ' >/dev/null
+	start_bg usock-connect "$BADDR" <"$T/b.in" >"$T/b.out" 5>&- 6>&-
+	local pb=$BG_PID
+	cat "$T/b.1" >&6
+	wait_file_line "$T/berr" '^< #2 .* from=0 ' >/dev/null
+	cat "$T/a.2" >&5
+	cat "$T/b.2" >&6
+	exec 5>&- 6>&-
+	expect_exit 0 "$pa"
+	expect_exit 0 "$pb"
+	cmp "$T/a" "$T/a.out"
+	cmp "$T/b" "$T/b.out"
+	kill -TERM "$BPID"
+	expect_exit 0 "$BPID"
+	run -0 view check "$T/berr"
+	assert_line --regexp '^#1 > 120000 0 tcp:127\.0\.0\.1:[0-9]+$'
+	assert_line --regexp '^#2 > 120000 0 tcp:127\.0\.0\.1:[0-9]+$'
+	# two clients, two ports
+	[ "$(grep -c '^#[12] > ' <<<"$output")" -eq 2 ]
+	[ "$(awk '/^#[12] > / { print $5 }' <<<"$output" | sort -u | wc -l)" -eq 2 ]
+	view save "$T/berr" 1 '>' '' "$T/a.up" 1 '<' '' "$T/a.down" \
+		2 '>' '' "$T/b.up" 2 '<' '' "$T/b.down"
+	for x in a b; do
+		cmp "$T/$x" "$T/$x.up"
+		cmp "$T/$x" "$T/$x.down"
+	done
+	run -0 awk '/^[<>] #[0-9]+ / { if (last && $2 != last) sw++; last = $2 } END { print sw + 0 }' "$T/berr"
+	[ "$output" -ge 3 ] || fail "the records did not alternate: $output"
+}
+
+@test "tcp2unix -x: a stderr nobody reads stalls no connection; the note comes once it is read" {
+	head -c 2000000 /dev/urandom >"$T/blob"
+	start_server "$T/s.sock" --mode echo --count 0
+	mkfifo "$T/err"
+	exec 4<>"$T/err"
+	BERR_TO=$T/err bridge_on -x 0 "$T/s.sock"
+	# 2 MB each way are 20 MB of hex: far past the pipe and the 4 MiB queue
+	run -0 timeout 20 bash -c 'usock-connect "$1" <"$2" >"$3"' _ "$BADDR" "$T/blob" "$T/out"
+	cmp "$T/blob" "$T/out"
+	run -0 timeout 20 usock-connect "$BADDR" <<<"more"
+	assert_output more
+	start_bg cat "$T/err" >"$T/dump" 4>&-
+	local cat_pid=$BG_PID
+	wait_file_line "$T/dump" '^\[#1: [0-9]+ bytes not shown\]$' 20 >/dev/null
+	wait_file_line "$T/dump" '^\[#2: 10 bytes not shown\]$' 20 >/dev/null
+	run -0 timeout 20 usock-connect "$BADDR" <<<"again"
+	wait_file_line "$T/dump" '^< 00000000  61 67 61 69 6e 0a' 20 >/dev/null
+	kill -TERM "$BPID"
+	expect_exit 0 "$BPID"
+	exec 4>&-
+	expect_exit 0 "$cat_pid"
+	run -0 view check "$T/dump"
+	local up down lost
+	read -r _ _ down _ _ < <(grep '^#1 < ' <<<"$output")
+	read -r _ _ up lost _ < <(grep '^#1 > ' <<<"$output")
+	[ "$lost" -gt 0 ] || fail "no bytes not shown: $output"
+	[ $((up + down + lost)) -eq 4000000 ] || fail "shown $up + $down, not shown $lost: $output"
+	assert_line --regexp '^#3 > 6 0 tcp:'
+	assert_line --regexp '^#3 < 6 0 tcp:'
+}
+
+@test "tcp2unix --dump usage errors: one line, exit 2" {
+	run -2 --separate-stderr tcp2unix --dump=raw 0 "$T/s.sock"
+	assert_equal "$stderr" "tcp2unix: --dump: 'raw' is not a dump format (hex or text)"
+	run -2 --separate-stderr tcp2unix --dump=text -x 0 "$T/s.sock"
+	assert_equal "$stderr" "tcp2unix: cannot use --dump=hex (-x) with --dump=text"
+}

@@ -472,6 +472,16 @@ static int send_header(struct client *c)
 static void client_event(struct engine *e, struct client *c, int target,
 			 uint32_t ev, int64_t now);
 
+/* --dump: C's records name its client, whose bytes are the requests. */
+static void dump_start(struct engine *e, struct client *c)
+{
+	char peer[ADDR_STRLEN];
+	sa_format((const struct sockaddr *)&c->peer, c->peerlen, SOCK_STREAM,
+		  peer, sizeof peer);
+	if (conn_dump(&c->cc, e->b->dump, peer, 0) < 0)
+		notice(e, 0, errno, "#%lu: not dumped", c->id);
+}
+
 static void start_relay(struct engine *e, struct client *c, int64_t now)
 {
 	if (c->hdr && send_header(c) < 0) {
@@ -487,6 +497,8 @@ static void start_relay(struct engine *e, struct client *c, int64_t now)
 		  (e->target.sa[c->ai].ss_family != AF_UNIX) << 1;
 	conn_init_sockets(&c->cc, c->cfd, c->tfd, tcp, &e->pool);
 	c->cc.id = c->id;
+	if (e->b->dump)
+		dump_start(e, c);
 	relay_interest(e, c);
 	/* most clients speak first, and by now their request is usually
 	 * here: relay it without waiting for the next turn of the loop */

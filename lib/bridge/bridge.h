@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "core/addr.h"
+#include "core/dump.h"
 #include "core/relay.h"
 #include "core/resolve.h"
 #include "core/sock.h"
@@ -87,6 +88,9 @@ struct bridge {
 	/* an event worth a line: VERBOSE 1 only under -v; ERR an errno or 0 */
 	void (*on_notice)(void *ctx, int verbose, int err, const char *msg);
 	void *hook_ctx;
+	struct dump *dump;         /* --dump: what each connection relays
+	                              (its client's bytes '>'), or NULL;
+	                              such connections copy, never splice */
 	/* kept by the engine */
 	struct bridge_stats st;    /* updated atomically by the workers */
 };
