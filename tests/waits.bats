@@ -369,7 +369,11 @@ loop_refused() {
 	assert_output PONG
 }
 
-@test "tcp2unix: a TCP loop made after start (an address added later) is refused per client" {
+# tcp_loop_later N WORKERS: a TCP loop that appears after start, N
+# clients through a bridge with WORKERS event loops: each client's
+# connection back to the bridge is refused once (whichever loop accepts
+# it), and the bridge's descriptors return to what they were.
+tcp_loop_later() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
 	unshare -n true 2>/dev/null || skip "no network namespaces here"
 	local port=18777
@@ -377,23 +381,36 @@ loop_refused() {
 	# once the bridge runs, so start-up cannot know it is ours
 	run -0 --separate-stderr timeout 30 unshare -n sh -c '
 		ip link set lo up
-		tcp2unix -v "*:$1" "10.9.9.9:$1" 2>"$2/err" 3>&- &
+		tcp2unix -v -j "$4" "*:$1" "10.9.9.9:$1" 2>"$2/err" 3>&- &
 		b=$!
 		i=0
-		until grep -q "^tcp2unix: forwarding" "$2/err"; do
+		until grep -q "^tcp2unix: .*forwarding to" "$2/err"; do
 			i=$((i + 1)); [ $i -lt 500 ] || exit 9; sleep 0.02
 		done
 		base=$(ls /proc/$b/fd | wc -l)
 		ip addr add 10.9.9.9/32 dev lo
-		for i in 1 2 3; do
+		i=0
+		while [ $i -lt "$3" ]; do
 			echo hi | usock-connect "127.0.0.1:$1" && exit 8
+			i=$((i + 1))
 		done
 		sleep 0.2
 		now=$(ls /proc/$b/fd | wc -l)
 		kill $b; wait $b
-		echo "fds $base $now"' sh "$port" "$T"
+		echo "fds $base $now"' sh "$port" "$T" "$1" "$2"
 	assert_output --regexp '^fds ([0-9]+) \1$'
 	grep -q 'refused: a connection from this bridge itself' "$T/err" ||
 		fail "no loop message: $(cat "$T/err")"
-	[ "$(grep -c 'refused: a connection from this bridge itself' "$T/err")" -eq 3 ]
+	# and none went round twice: the only clients served are the N
+	[ "$(grep -c 'refused: a connection from this bridge itself' "$T/err")" -eq "$1" ] &&
+		[ "$(grep -c ': #[0-9]* connection from ' "$T/err")" -eq "$1" ] ||
+		fail "$(cat "$T/err")"
+}
+
+@test "tcp2unix: a TCP loop made after start (an address added later) is refused per client" {
+	tcp_loop_later 3 1
+}
+
+@test "tcp2unix -j 3: a TCP loop made after start is refused whichever loop accepts the connection back" {
+	tcp_loop_later 12 3
 }

@@ -125,13 +125,6 @@ static void wake_all(struct engine *self)
 }
 
 /* The table of our own TCP connections, shared by the workers. */
-static void loops_note(struct engine *e, int fd, const struct sockaddr *sa)
-{
-	pthread_mutex_lock(&e->sh->loops_lock);
-	loop_note(&e->sh->loops, fd, sa);
-	pthread_mutex_unlock(&e->sh->loops_lock);
-}
-
 static void loops_forget(struct engine *e, int fd)
 {
 	if (e->b->target.kind != ADDR_TCP)
@@ -393,8 +386,17 @@ static void set_nodelay(int fd)
 static int target_start(struct engine *e, struct client *c)
 {
 	const struct addr *t = &e->target;
-	int pending;
+	int pending, tcp = t->kind == ADDR_TCP;
+	/* a connection that leads back to us may be accepted by another
+	 * worker as soon as connect() has sent it: it is in the table of
+	 * our own before that worker can look it up */
+	if (tcp)
+		pthread_mutex_lock(&e->sh->loops_lock);
 	int fd = sock_connect_start(t, c->ai, e->b->source, &pending);
+	if (tcp && fd >= 0)
+		loop_note(&e->sh->loops, fd, (const struct sockaddr *)&t->sa[c->ai]);
+	if (tcp)
+		pthread_mutex_unlock(&e->sh->loops_lock);
 	c->src_err = fd < 0 && pending < 0;
 	if (fd < 0)
 		return -1;
@@ -404,8 +406,6 @@ static int target_start(struct engine *e, struct client *c)
 		sock_keepalive(fd, e->b->keepalive > 0 ? e->b->keepalive : 0);
 	c->tfd = fd;
 	c->tev = NOREG;
-	if (t->kind == ADDR_TCP)
-		loops_note(e, fd, (const struct sockaddr *)&t->sa[c->ai]);
 	return !pending;
 }
 
