@@ -19,7 +19,7 @@
 #include "core/sys.h"
 
 enum { OPT_SERVE = 0x100, OPT_COMPARE, OPT_JSON, OPT_WARMUP, OPT_PRINT_ADDRESS,
-       OPT_READY_FD };
+       OPT_READY_FD, OPT_SOURCE };
 
 #define REQUEST_MAX (64 << 20)
 
@@ -52,6 +52,8 @@ static const char usage_text[] =
 	"      --ready-fd N        with --serve: once listening, write the bound\n"
 	"                          address to fd N and close it\n"
 	"      --json              one JSON object per result, one per line\n"
+	"      --source ADDR       bind each connection to ADDR first: an IP\n"
+	"                          address [with :PORT], or a UNIX path or @NAME\n"
 	OPT_COMMON_HELP
 	"\n"
 	OPT_ADDRESS_HELP
@@ -72,6 +74,7 @@ static const struct option longopts[] = {
 	{ "print-address", no_argument, NULL, OPT_PRINT_ADDRESS },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "source", required_argument, NULL, OPT_SOURCE },
 	OPT_COMMON_LONG,
 	{ NULL, 0, NULL, 0 }
 };
@@ -85,6 +88,9 @@ struct args {
 	int compare, json, print_address;
 	int ready_fd;            /* --ready-fd, or -1 */
 	int timeout_set, wait_set, parallel_set, count_set, size_set;
+	const char *addr_arg;    /* the first ADDRESS as given, or NULL */
+	const char *source_arg;  /* --source, or NULL */
+	struct addr source;
 };
 
 /* Process-wide state for cleanup, also from a signal handler. */
@@ -174,6 +180,7 @@ static void parse_words(struct args *a, int n, char **w)
 		i++;
 	}
 	a->naddr = i;
+	a->addr_arg = i ? addr_arg[0] : NULL;
 	if (i < n) {
 		a->has_mode = 1;
 		i++;
@@ -249,6 +256,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		case OPT_PRINT_ADDRESS: a->print_address = 1; break;
 		case OPT_READY_FD: a->ready_fd = opt_ready_fd("--ready-fd", optarg); break;
 		case OPT_JSON: a->json = 1; break;
+		case OPT_SOURCE: a->source_arg = optarg; break;
 		default: opt_common(c, usage_text, argv);
 		}
 	}
@@ -292,6 +300,16 @@ static void check_args(struct args *a)
 	}
 	if (o->request)
 		o->size = o->request_len;
+	if (a->source_arg && (a->compare || !a->has_mode))
+		die(EXIT_USAGE, "--source binds the connections measured: not "
+		    "with %s", a->compare ? "--compare (two kinds of address)" :
+		    "--serve without a MODE");
+	if (a->source_arg) {
+		opt_source(&a->source, a->source_arg, 0);
+		opt_source_check(&a->source, a->source_arg, &a->addr[0],
+				 a->addr_arg);
+		o->source = &a->source;
+	}
 }
 
 /* Give this process as many descriptors as it may have when it has

@@ -111,3 +111,24 @@ peername() {
 	run -1 --separate-stderr usock-connect --source "127.0.0.1:$PORT" "127.0.0.1:$PORT" </dev/null
 	assert_equal "$stderr" "usock-connect: bind --source 127.0.0.1:$PORT: Address already in use"
 }
+
+@test "usock-bench --source: every measured connection comes from the address or path given" {
+	printf 'x' >"$T/req"
+	local port
+	port=$(free_port)
+	start_bg usock-listen -k "127.0.0.1:$port" -- sh -c 'echo "$USOCK_PEER" >>"$0"; echo ok' "$T/tcp.log"
+	wait_for_port "$port"
+	run -0 usock-bench --source 127.0.0.9 "127.0.0.1:$port" connect-rate -r "$T/req" -n 5 --warmup 0
+	run -1 grep -v '^tcp:127\.0\.0\.9:[0-9]*$' "$T/tcp.log"
+	[ "$(wc -l <"$T/tcp.log")" -ge 5 ] || fail "$(cat "$T/tcp.log")"
+	start_bg usock-listen -k "$T/s.sock" -- sh -c 'echo "$USOCK_PEER" >>"$0"; echo ok' "$T/unix.log"
+	wait_for_socket "$T/s.sock"
+	run -0 usock-bench --source "$T/me.sock" "$T/s.sock" connect-rate -r "$T/req" -n 5 -P 2 --warmup 0
+	run -0 sort -u "$T/unix.log"
+	assert_output "unix:$T/me.sock"
+	assert_not_exists "$T/me.sock"
+	run -1 --separate-stderr usock-bench --source 192.0.2.1 "127.0.0.1:$port" latency -d 0.2
+	assert_equal "$stderr" "usock-bench: latency tcp:127.0.0.1:$port: bind --source: Cannot assign requested address"
+	run -2 --separate-stderr usock-bench --compare --source 127.0.0.1 latency
+	assert_equal "$stderr" "usock-bench: --source binds the connections measured: not with --compare (two kinds of address)"
+}

@@ -197,15 +197,23 @@ static int conn_open(struct bench *b, struct bconn *c)
 		if (c->fd < 0)
 			return fail(b, c, "socket", NULL, errno);
 		sock_nodelay(c->fd, fam);
+		struct sock_bound bd;
+		if (b->o->source && sock_source_bind(c->fd, fam, b->o->source, &bd) < 0)
+			return fail(b, c, "bind --source", NULL, errno);
 		if (connect(c->fd, (struct sockaddr *)&b->peer, b->peerlen) < 0 &&
 		    errno != EINPROGRESS)
 			return fail(b, c, "connect", NULL, errno);
 		c->st = S_CONNECTING;
 		return watch(b, c, EPOLLOUT);
 	}
-	c->fd = sock_connect(b->o->addr, now_ms() + b->o->timeout_ms);
+	struct sock_wait w = { .deadline = now_ms() + b->o->timeout_ms,
+			       .sigfd = -1, .source = b->o->source };
+	c->fd = sock_connect_wait(b->o->addr, &w);
+	if (c->fd < 0 && errno == ENOTSOCK)
+		errno = ECONNREFUSED; /* what connect(2) itself says */
 	if (c->fd < 0)
-		return fail(b, c, "connect", NULL, errno);
+		return fail(b, c, w.source_failed ? "bind --source" : "connect",
+			    NULL, errno);
 	return unit_begin(b, c);
 }
 
@@ -230,8 +238,11 @@ static int first_connect(struct bench *b)
 	struct bconn *c = &b->c[0];
 	int64_t span = o->wait_ms >= 0 ? o->wait_ms : o->timeout_ms;
 	struct sock_wait w = { .deadline = now_ms() + span,
-			       .retry = o->wait_ms >= 0, .sigfd = -1 };
+			       .retry = o->wait_ms >= 0, .sigfd = -1,
+			       .source = o->source };
 	c->fd = sock_connect_wait(o->addr, &w);
+	if (c->fd < 0 && w.source_failed)
+		return fail(b, c, "bind --source", NULL, errno);
 	if (c->fd < 0 && errno == ENOTSOCK)
 		return fail(b, c, "connect", "not a socket", ENOTSOCK);
 	if (c->fd < 0)

@@ -20,6 +20,8 @@ struct bench_result;
 struct bench_opts {
 	enum bench_mode mode;
 	const struct addr *addr;
+	const struct addr *source; /* bind each connection to it first
+	                              (sock_source_bind()), or NULL */
 	unsigned long conns;    /* parallel connections, workers, or N of hold */
 	uint64_t count;         /* bytes, round trips or connections; 0: none */
 	int64_t duration_ms;    /* how long to count (hold: to hold); -1: none */
