@@ -488,12 +488,31 @@ void *dump_conn_dir(struct dump_conn *dc, char mark)
 	return &dc->dir[mark == '<'];
 }
 
+/* While the queue drains after a drop, or after writing failed, N more
+ * bytes of ID are counted at once, not formatted: a stuck stderr costs
+ * the relay almost nothing.  1 when they were. */
+static int skip(struct dump *d, unsigned long id, size_t n)
+{
+	if (!d->thread)
+		return d->failed;
+	pthread_mutex_lock(&d->mu);
+	int busy = d->failed || (d->nnotes && d->queued > d->max / 2);
+	if (busy && !d->failed)
+		drop_locked(d, id, n);
+	pthread_mutex_unlock(&d->mu);
+	return busy;
+}
+
 void dump_tap(void *dir, const char *p, size_t n)
 {
 	struct dump_dir *t = dir;
 	struct dump_conn *dc = t->conn;
 	char when[32], rec[DUMP_RECORD_MAX];
 
+	if (skip(dc->d, dc->id, n)) {
+		t->off += n;
+		return;
+	}
 	dump_now(when, sizeof when);
 	while (n) {
 		struct dump_hdr h = { dc->id, t->mark, dc->peer, when, t->off };
