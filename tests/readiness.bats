@@ -6,7 +6,7 @@
 load helpers
 
 # ready_pipe: a FIFO at $T/ready that a background tool can be given
-# (CMD 5>"$T/ready") without blocking: we hold it open both ways until
+# (CMD 5>"$T/ready" {RW}>&-) without blocking: we hold it open both ways until
 # ready_open has taken the reading end.
 ready_pipe() {
 	mkfifo "$T/ready"
@@ -24,7 +24,10 @@ ready_open() {
 read_ready() {
 	local line rest
 	IFS= read -r -t 10 -u "$RD" line || fail "no line on the ready fd"
-	IFS= read -r -t 10 -u "$RD" rest && fail "more than one line: $rest"
+	local rc=0
+	IFS= read -r -t 10 -u "$RD" rest || rc=$?
+	((rc != 0)) || fail "more than one line: $rest"
+	((rc <= 128)) || fail "the ready fd stayed open after the line (no EOF in 10 s)"
 	echo "$line"
 }
 
@@ -48,7 +51,7 @@ while True:
 
 @test "--ready-fd: a one-shot usock-listen says when it listens; its one connection is the client's" {
 	ready_pipe
-	start_bg usock-listen "$T/s.sock" --ready-fd 5 5>"$T/ready" -- sh -c 'echo served'
+	start_bg usock-listen "$T/s.sock" --ready-fd 5 5>"$T/ready" {RW}>&- -- sh -c 'echo served'
 	ready_open
 	run -0 read_ready
 	assert_output "unix:$T/s.sock"
@@ -60,7 +63,7 @@ while True:
 @test "--ready-fd: tcp2unix on port 0 writes the port it got; the address works" {
 	start_server "$T/t.sock" --mode pong
 	ready_pipe
-	start_bg tcp2unix --ready-fd 7 0 "$T/t.sock" 7>"$T/ready"
+	start_bg tcp2unix --ready-fd 7 0 "$T/t.sock" 7>"$T/ready" {RW}>&-
 	ready_open
 	local addr
 	addr=$(read_ready)
@@ -71,7 +74,7 @@ while True:
 
 @test "--ready-fd: usock-bench --serve writes its address; the address echoes" {
 	ready_pipe
-	start_bg usock-bench --serve echo "@us-ready-$$-$BATS_TEST_NUMBER" --ready-fd 4 4>"$T/ready"
+	start_bg usock-bench --serve echo "@us-ready-$$-$BATS_TEST_NUMBER" --ready-fd 4 4>"$T/ready" {RW}>&-
 	ready_open
 	run -0 read_ready
 	assert_output "@us-ready-$$-$BATS_TEST_NUMBER"
@@ -118,7 +121,7 @@ while True:
 	start_server "$T/t.sock" --mode pong --count 0
 	notify_receiver "$T/notify" "$T/notes"
 	ready_pipe
-	NOTIFY_SOCKET=$T/notify start_bg tcp2unix 0 "$T/t.sock" --ready-fd 5 5>"$T/ready"
+	NOTIFY_SOCKET=$T/notify start_bg tcp2unix 0 "$T/t.sock" --ready-fd 5 5>"$T/ready" {RW}>&-
 	ready_open
 	local pid=$BG_PID addr
 	addr=$(read_ready)
