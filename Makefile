@@ -141,7 +141,8 @@ demo: all
 
 lint:
 	mandoc -T lint -W warning man/*.[0-9]
-	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/deps.sh tests/other-user-tests tests/fuzz/run .ci/run \
+	tests/fnlen.sh 80
+	shellcheck -x tests/*.bash tests/lib/*.bash tests/demo.sh tests/deps.sh tests/fnlen.sh tests/other-user-tests tests/fuzz/run .ci/run \
 		$(wildcard bench/*.sh bench/run)
 	shellcheck -x -s bash completions/bash/*
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

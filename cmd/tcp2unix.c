@@ -117,16 +117,6 @@ static int activation_fds(void)
 	return (int)n;
 }
 
-/* A datagram or seqpacket address: tcp2unix moves byte streams, which
- * carry no message boundaries to map onto datagrams or records. */
-static _Noreturn void die_not_stream(const char *arg, const struct addr *ad)
-{
-	die(EXIT_USAGE, "address '%s': tcp2unix bridges byte streams only; "
-	    "a %s socket keeps message boundaries that a stream does not have "
-	    "(use usock-connect or usock-listen for it)", log_esc(arg),
-	    ad->type == SOCK_DGRAM ? "datagram" : "seqpacket");
-}
-
 /* -4/-6 (FAMILY, or 0) narrow a TCP address A given as ARG, as its
  * tcp4:/tcp6: form would; a form that says the other family is exit 2. */
 static void narrow(struct addr *a, const char *arg, int family)
@@ -173,7 +163,9 @@ static void tcp_options(struct args *a)
 	a->b.source = &a->source;
 }
 
-static void parse_argv(int argc, char **argv, struct args *a)
+/* The options, into A set to the defaults first; argv[optind..argc)
+ * are the operands after it. */
+static void parse_options(int argc, char **argv, struct args *a)
 {
 	const char *why;
 	int c;
@@ -181,8 +173,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	memset(a, 0, sizeof *a);
 	opterr = 0;
 	struct opt_iter it = OPT_ITER(argc, argv, 0);
-	a->lo = (struct listen_opts){ .backlog = 4096, .uid = (uid_t)-1,
-				      .gid = (gid_t)-1 };
+	a->lo = LISTEN_OPTS(4096);
 	a->b.idle_ms = -1;
 	a->b.connect_ms = 10000;
 	a->b.drain_ms = 30000;
@@ -230,6 +221,15 @@ static void parse_argv(int argc, char **argv, struct args *a)
 				opt_common(c, usage_text, argv);
 		}
 	}
+}
+
+/* LISTEN-ADDRESS (none under socket activation) and TARGET-ADDRESS, and
+ * what the options ask of them. */
+static void parse_argv(int argc, char **argv, struct args *a)
+{
+	const char *why;
+
+	parse_options(argc, argv, a);
 	a->activated = activation_fds();
 	int want = a->activated ? 1 : 2;
 	if (argc - optind < want)
@@ -239,23 +239,23 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	if (argc - optind > want)
 		die(EXIT_USAGE, a->activated ?
 		    "socket activation: give only TARGET-ADDRESS, not '%s'" :
-		    "unexpected argument '%s'", argv[optind + 2 * (want == 2)]);
+		    "unexpected argument '%s'", log_esc(argv[optind + 2 * (want == 2)]));
 	if (!a->activated) {
 		a->listen_arg = argv[optind++];
 		addr_with_family(&a->listen, a->listen_arg, ADDR_LISTEN, a->family);
 		if (a->listen.type != SOCK_STREAM)
-			die_not_stream(a->listen_arg, &a->listen);
+			opt_stream_only(&a->listen, a->listen_arg, "tcp2unix bridges");
 		opt_check_file_opts(&a->lo, &a->listen, a->listen_arg);
 		if (a->b.nallow && a->listen.kind != ADDR_TCP)
 			die(EXIT_USAGE, "--allow filters TCP clients by address; "
-			    "'%s' is not a TCP address", a->listen_arg);
+			    "'%s' is not a TCP address", log_esc(a->listen_arg));
 	} else if (a->lo.has_mode || a->lo.uid != (uid_t)-1 || a->lo.gid != (gid_t)-1) {
 		die(EXIT_USAGE, "socket activation: --mode and --owner belong "
 		    "in the socket unit");
 	}
 	a->target_arg = argv[optind];
 	if (addr_parse(&a->b.target, a->target_arg, 0, &why) < 0)
-		die(EXIT_USAGE, "address '%s': %s", a->target_arg, why);
+		die(EXIT_USAGE, "address '%s': %s", log_esc(a->target_arg), why);
 	narrow(&a->b.target, a->target_arg, a->family);
 	/* a host name is looked up per connection, not once here */
 	a->dynamic = resolve_is_name(&a->b.target);
@@ -263,24 +263,10 @@ static void parse_argv(int argc, char **argv, struct args *a)
 		addr_with_family(&a->b.target, a->target_arg, 0, a->family);
 	tcp_options(a);
 	if (a->b.target.type != SOCK_STREAM)
-		die_not_stream(a->target_arg, &a->b.target);
+		opt_stream_only(&a->b.target, a->target_arg, "tcp2unix bridges");
 	/* UNIX targets are connected by a prepared address */
 	if (a->b.target.kind == ADDR_UNIX && sock_prepare(&a->b.target) < 0)
 		die_sys(1, "target %s", log_esc(a->target_arg));
-}
-
-/* Raise the soft descriptor limit to the hard one; returns the limit. */
-static rlim_t raise_nofile(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur;
 }
 
 static struct listener lst = { .fd = -1, .dirfd = -1 };
@@ -439,17 +425,72 @@ static void print_notice(void *ctx, int verbose, int err, const char *msg)
 		log_warn("%s", msg);
 }
 
+/* Room for the listening addresses, one a line (16 at most). */
+#define LINES_MAX (16 * (ADDR_STRLEN + 1))
+
+/* Socket activation: serve the a->activated listening stream sockets
+ * from fd 3 on; anything else there is exit 1. */
+static void take_activated(struct args *a)
+{
+	for (int i = 0; i < a->activated; i++) {
+		int fd = 3 + i, type = 0;
+		socklen_t sl = sizeof type;
+		int listening = 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
+		    type != SOCK_STREAM)
+			die(1, "socket activation: fd %d is not a stream socket", fd);
+		sl = sizeof listening;
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0 ||
+		    !listening)
+			die(1, "socket activation: fd %d is not listening "
+			    "(use Accept=no in the socket unit)", fd);
+		fd_nonblock(fd, 1);
+		fd_cloexec(fd);
+		a->b.lfd[a->b.nlfd++] = fd;
+	}
+}
+
+/* Listen on LISTEN-ADDRESS (its socket file removed at exit), or exit 1
+ * saying why not. */
+static void listen_on(struct args *a)
+{
+	char name[ADDR_STRLEN];
+	addr_format(&a->listen, name, sizeof name);
+	if (sock_listen(&lst, &a->listen, &a->lo) < 0)
+		die_listen(&lst, name);
+	atexit(cleanup);
+	a->b.lfd[a->b.nlfd++] = lst.fd;
+	a->b.own = &lst;
+}
+
+/* -v: the listening addresses (LINES, one a line) as one list, the
+ * target and the connection limit. */
+static void say_listening(const struct args *a, const char *lines)
+{
+	static char on[2 * LINES_MAX];
+	size_t o = 0;
+	for (const char *p = lines; *p && o < sizeof on; ) {
+		size_t k = strcspn(p, "\n");
+		int w = snprintf(on + o, sizeof on - o, "%s%.*s",
+				 o ? ", " : "", (int)k, p);
+		o += w > 0 ? (size_t)w : 0;
+		p += k + (p[k] != 0);
+	}
+	log_verbose("listening on %s, forwarding to %s, at most %lu "
+		    "connection%s", on, target_name, a->b.max_conns,
+		    num_s(a->b.max_conns));
+}
+
 int main(int argc, char **argv)
 {
 	static struct args a;
-	char name[ADDR_STRLEN];
 
 	log_init("tcp2unix");
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
 	cli_notify_open(&notify);
-	rlim_t nofile = raise_nofile();
+	rlim_t nofile = fd_raise_limit(RLIM_INFINITY);
 	if (!a.b.max_conns)
 		/* two descriptors a connection, and some to spare for pipes */
 		a.b.max_conns = nofile > 256 ? (unsigned long)(nofile - 64) / 2 :
@@ -457,33 +498,12 @@ int main(int argc, char **argv)
 
 	a.b.sigfd = cli_signals(-1, (const int[]){ SIGINT, SIGTERM, SIGUSR1, 0 });
 
-	if (a.activated) {
-		for (int i = 0; i < a.activated; i++) {
-			int fd = 3 + i, type = 0;
-			socklen_t sl = sizeof type;
-			int listening = 0;
-			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
-			    type != SOCK_STREAM)
-				die(1, "socket activation: fd %d is not a stream socket", fd);
-			sl = sizeof listening;
-			if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0 ||
-			    !listening)
-				die(1, "socket activation: fd %d is not listening "
-				    "(use Accept=no in the socket unit)", fd);
-			fd_nonblock(fd, 1);
-			fd_cloexec(fd);
-			a.b.lfd[a.b.nlfd++] = fd;
-		}
-	} else {
-		addr_format(&a.listen, name, sizeof name);
-		if (sock_listen(&lst, &a.listen, &a.lo) < 0)
-			die_listen(&lst, name);
-		atexit(cleanup);
-		a.b.lfd[a.b.nlfd++] = lst.fd;
-		a.b.own = &lst;
-	}
+	if (a.activated)
+		take_activated(&a);
+	else
+		listen_on(&a);
 	refuse_loop(&a);
-	static char lines[16 * (ADDR_STRLEN + 1)], status[2 * ADDR_STRLEN + 32];
+	static char lines[LINES_MAX], status[2 * ADDR_STRLEN + 32];
 	listeners(&a, lines, sizeof lines);
 	if (a.print_address) {
 		fputs(lines, stderr);
@@ -509,21 +529,8 @@ int main(int argc, char **argv)
 	a.b.on_stats = print_stats;
 	a.b.on_notice = print_notice;
 	cli_ready(&a.ready_fd, &notify, lines, status);
-	if (log_level >= 2) {
-		/* the listening addresses, one a line, as one list */
-		static char on[2 * sizeof lines];
-		size_t o = 0;
-		for (const char *p = lines; *p && o < sizeof on; ) {
-			size_t k = strcspn(p, "\n");
-			int w = snprintf(on + o, sizeof on - o, "%s%.*s",
-					 o ? ", " : "", (int)k, p);
-			o += w > 0 ? (size_t)w : 0;
-			p += k + (p[k] != 0);
-		}
-		log_verbose("listening on %s, forwarding to %s, at most %lu "
-			    "connection%s", on, target_name, a.b.max_conns,
-			    num_s(a.b.max_conns));
-	}
+	if (log_level >= 2)
+		say_listening(&a, lines);
 	if (a.dump)
 		a.b.dump = cli_dump_open(a.dump, 0);
 	if (bridge_run(&a.b) < 0)

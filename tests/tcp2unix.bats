@@ -704,12 +704,18 @@ usage_error() {
 		assert_regex "$stderr" "^tcp2unix: address '"
 	done
 	assert_not_exists "$T/d.sock"
+	# a datagram or seqpacket address, in either position: why not
+	usage_error "unix-dgram:$T/d.sock" "$T/t.sock"
+	assert_equal "$stderr" "tcp2unix: address 'unix-dgram:$T/d.sock': tcp2unix bridges byte streams only; a datagram socket keeps message boundaries that a stream does not have (use usock-connect or usock-listen for it)"
+	usage_error 0 "unix-seqpacket:$T/q"$'\e'".sock"
+	assert_equal "$stderr" "tcp2unix: address 'unix-seqpacket:$T/q\\x1b.sock': tcp2unix bridges byte streams only; a seqpacket socket keeps message boundaries that a stream does not have (use usock-connect or usock-listen for it)"
 }
 
 @test "bad options and arguments: exit 2, nothing created" {
 	usage_error
 	usage_error 8080
-	usage_error "$T/a.sock" "$T/b.sock" "$T/c.sock"
+	usage_error "$T/a.sock" "$T/b.sock" "$T/c"$'\e'".sock"
+	assert_equal "$stderr" "tcp2unix: unexpected argument '$T/c\\x1b.sock'"
 	usage_error -c 0 "$T/a.sock" "$T/b.sock"
 	assert_equal "$stderr" "tcp2unix: --max-conns: 0 is out of range 1..1000000"
 	usage_error -c 1000001 "$T/a.sock" "$T/b.sock"

@@ -14,7 +14,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -372,14 +371,6 @@ static void free_dead(struct engine *e)
 	}
 }
 
-/* Requests and answers go out at once: the bridge adds no Nagle delay
- * of its own on top of what the endpoints chose. */
-static void set_nodelay(int fd)
-{
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 /* Open a socket and start connecting C to the target address number
  * c->ai.  Returns 1 connected (a UNIX target answers at once), 0 in
  * progress, or -1 with errno. */
@@ -400,8 +391,10 @@ static int target_start(struct engine *e, struct client *c)
 	c->src_err = fd < 0 && pending < 0;
 	if (fd < 0)
 		return -1;
+	/* requests and answers go out at once: the bridge adds no Nagle
+	 * delay of its own on top of what the endpoints chose */
 	if (t->kind == ADDR_TCP)
-		set_nodelay(fd);
+		sock_nodelay(fd, t->sa[c->ai].ss_family);
 	if (t->kind == ADDR_TCP && e->b->keepalive)
 		sock_keepalive(fd, e->b->keepalive > 0 ? e->b->keepalive : 0);
 	c->tfd = fd;
@@ -590,8 +583,128 @@ static void hide_internal_name(struct sockaddr_storage *ss, socklen_t *len)
 		*len = (socklen_t)off;
 }
 
+/* sock_accept() on E's listener failed with errno: for a lack of
+ * resources, pause accepting (said at most once a second); after a
+ * failure that concerns only that client, go on; after any other, say
+ * so and pause.  Returns what accept_one() returns. */
+static int accept_failed(struct engine *e, int64_t now)
+{
+	release(e);
+	if (sock_accept_starved(errno)) {
+		/* out of descriptors: pause instead of spinning */
+		if (now >= e->paused_until + 1000)
+			notice(e, 0, errno, "accept (pausing)");
+		e->paused_until = now + PAUSE_MS;
+		set_accepting(e, 0);
+		return 0;
+	}
+	if (errno == EAGAIN)
+		return 0;
+	if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO ||
+	    errno == EPERM)
+		return 1;
+	if (e->paused_until <= now) {
+		/* anything else: say so and do not spin on it */
+		notice(e, 0, errno, "accept");
+		e->paused_until = now + PAUSE_MS;
+		set_accepting(e, 0);
+	}
+	return 0;
+}
+
+/* May the client FD from SS (LEN bytes), connection number ID, be
+ * served?  One of our own connections to the target (a loop start-up
+ * could not see) and a TCP client outside --allow are refused: counted,
+ * said, and reset.  A TCP client gets TCP_NODELAY and --keepalive.
+ * 1 admitted, 0 refused (FD closed). */
+static int admit(struct engine *e, int fd, const struct sockaddr_storage *ss,
+		 socklen_t len, unsigned long id)
+{
+	struct bridge *b = e->b;
+	/* resetting one of our own connections ends that one too */
+	if ((ss->ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
+	    loops_is_own(e, fd, (const struct sockaddr *)ss)) {
+		STAT_ADD(b, refused, 1);
+		release(e);
+		notice(e, 0, 0, "#%lu refused: a connection from this bridge "
+		       "itself (the target %s leads back to it)", id,
+		       e->target_name);
+		close_reset(fd);
+		return 0;
+	}
+	if (ss->ss_family == AF_UNIX)
+		return 1;
+	sock_nodelay(fd, ss->ss_family);
+	if (b->keepalive)
+		sock_keepalive(fd, b->keepalive > 0 ? b->keepalive : 0);
+	if (b->nallow && !cidr_match(b->allow, b->nallow,
+				     (const struct sockaddr *)ss)) {
+		char peer[ADDR_STRLEN];
+		STAT_ADD(b, refused, 1);
+		release(e);
+		sa_format((const struct sockaddr *)ss, len, SOCK_STREAM, peer,
+			  sizeof peer);
+		notice(e, 0, 0, "#%lu %s: refused: not in --allow", id, peer);
+		close_reset(fd);
+		return 0;
+	}
+	return 1;
+}
+
+/* --proxy-protocol: the header that tells the target about C's client
+ * (its address and the one it reached), kept in c->hdr until sent; none
+ * when the local address cannot be read or memory is short. */
+static void proxy_prepare(struct engine *e, struct client *c)
+{
+	struct sockaddr_storage local = { 0 };
+	socklen_t llen = sizeof local;
+	char h[PROXY_MAX];
+	int n = -1;
+	if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) == 0) {
+		hide_internal_name(&local, &llen);
+		n = proxy_header(e->b->proxy, (struct sockaddr *)&c->peer,
+				 c->peerlen, (struct sockaddr *)&local, llen, h,
+				 sizeof h);
+	}
+	if (n > 0 && (c->hdr = malloc((size_t)n))) {
+		memcpy(c->hdr, h, (size_t)n);
+		c->hdr_len = (uint16_t)n;
+	}
+}
+
+/* A new client for the accepted FD from SS (LEN bytes), connection
+ * number ID, connecting, on E's list; NULL (FD closed, counted as
+ * failed) when memory is short. */
+static struct client *client_new(struct engine *e, int fd,
+				 const struct sockaddr_storage *ss,
+				 socklen_t len, unsigned long id, int64_t now)
+{
+	struct client *c = calloc(1, sizeof *c);
+	if (!c) {
+		STAT_ADD(e->b, failed, 1);
+		release(e);
+		close(fd);
+		return NULL;
+	}
+	c->cfd = fd;
+	c->tfd = -1;
+	c->cev = c->tev = NOREG;
+	c->start = c->last = now;
+	c->peer = *ss;
+	c->peerlen = len;
+	c->id = id;
+	if (ss->ss_family == AF_UNIX) {
+		gid_t gid;
+		c->cred = sock_peercred(fd, &c->pid, &c->uid, &gid) == 0;
+	}
+	c->state = C_CONNECTING;
+	list_add(&e->connecting, c);
+	e->nconn++;
+	return c;
+}
+
 /* Accept and start one client.  Returns 0 when there is none to take
- * now, 1 otherwise. */
+ * now (or accepting is paused), 1 otherwise. */
 static int accept_one(struct engine *e, int lfd, int64_t now)
 {
 	struct bridge *b = e->b;
@@ -602,100 +715,22 @@ static int accept_one(struct engine *e, int lfd, int64_t now)
 		return 0;
 	}
 	int fd = sock_accept(lfd, &ss, &len);
-
-	if (fd < 0) {
-		release(e);
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* out of descriptors: pause instead of spinning */
-			if (now >= e->paused_until + 1000)
-				notice(e, 0, errno, "accept (pausing)");
-			e->paused_until = now + PAUSE_MS;
-			set_accepting(e, 0);
-			return 0;
-		}
-		if (errno == EAGAIN)
-			return 0;
-		if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO ||
-		    errno == EPERM)
-			return 1;
-		if (e->paused_until <= now) {
-			/* anything else: say so and do not spin on it */
-			notice(e, 0, errno, "accept");
-			e->paused_until = now + PAUSE_MS;
-			set_accepting(e, 0);
-		}
-		return 0;
-	}
+	if (fd < 0)
+		return accept_failed(e, now);
 	/* the connection's number: the accepted counter, which is shared
 	 * by every event loop of the process */
 	unsigned long id = (unsigned long)STAT_ADD(b, accepted, 1) + 1;
-	/* a loop that start-up could not see: a client that is one of our
-	 * own connections to the target is reset, which ends that one too */
-	if ((ss.ss_family == AF_UNIX) == (b->target.kind != ADDR_TCP) &&
-	    loops_is_own(e, fd, (struct sockaddr *)&ss)) {
-		STAT_ADD(b, refused, 1);
-		release(e);
-		notice(e, 0, 0, "#%lu refused: a connection from this bridge "
-		       "itself (the target %s leads back to it)", id,
-		       e->target_name);
-		close_reset(fd);
+	if (!admit(e, fd, &ss, len, id))
 		return 1;
-	}
-	if (ss.ss_family != AF_UNIX)
-		set_nodelay(fd);
-	if (ss.ss_family != AF_UNIX && b->keepalive)
-		sock_keepalive(fd, b->keepalive > 0 ? b->keepalive : 0);
-	if (b->nallow && ss.ss_family != AF_UNIX &&
-	    !cidr_match(b->allow, b->nallow, (struct sockaddr *)&ss)) {
-		char peer[ADDR_STRLEN];
-		STAT_ADD(b, refused, 1);
-		release(e);
-		sa_format((struct sockaddr *)&ss, len, SOCK_STREAM, peer, sizeof peer);
-		notice(e, 0, 0, "#%lu %s: refused: not in --allow", id, peer);
-		close_reset(fd);
-		return 1;
-	}
-	struct client *c = calloc(1, sizeof *c);
-	if (!c) {
-		STAT_ADD(b, failed, 1);
-		release(e);
-		close(fd);
+	struct client *c = client_new(e, fd, &ss, len, id, now);
+	if (!c)
 		return 0;
-	}
-	c->cfd = fd;
-	c->tfd = -1;
-	c->cev = c->tev = NOREG;
-	c->start = c->last = now;
-	c->peer = ss;
-	c->peerlen = len;
-	c->id = id;
-	if (ss.ss_family == AF_UNIX) {
-		gid_t gid;
-		c->cred = sock_peercred(fd, &c->pid, &c->uid, &gid) == 0;
-	}
-	c->state = C_CONNECTING;
-	list_add(&e->connecting, c);
-	e->nconn++;
 	if (b->on_start) {
 		struct bridge_end be = who(c);
 		b->on_start(b->hook_ctx, &be);
 	}
-	if (b->proxy) {
-		struct sockaddr_storage local = { 0 };
-		socklen_t llen = sizeof local;
-		char h[PROXY_MAX];
-		int n = -1;
-		if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
-			hide_internal_name(&local, &llen);
-			n = proxy_header(b->proxy, (struct sockaddr *)&ss, len,
-					 (struct sockaddr *)&local, llen, h, sizeof h);
-		}
-		if (n > 0 && (c->hdr = malloc((size_t)n))) {
-			memcpy(c->hdr, h, (size_t)n);
-			c->hdr_len = (uint16_t)n;
-		}
-	}
+	if (b->proxy)
+		proxy_prepare(e, c);
 	target_connect(e, c, now);
 	/* until the target answers, watch the client only for leaving (a
 	 * UNIX target usually answered at once: then it is relaying) */
