@@ -117,18 +117,6 @@ static int activation_fds(void)
 	return (int)n;
 }
 
-/* -4/-6 (FAMILY, or 0) narrow a TCP address A given as ARG, as its
- * tcp4:/tcp6: form would; a form that says the other family is exit 2. */
-static void narrow(struct addr *a, const char *arg, int family)
-{
-	if (!family || a->kind != ADDR_TCP)
-		return;
-	if (a->family && a->family != family)
-		die(EXIT_USAGE, "cannot use %s with '%s'",
-		    family == AF_INET ? "-4" : "-6", log_esc(arg));
-	a->family = family;
-}
-
 /* opt_addr() of ARG into A, narrowed by -4/-6 (FAMILY) first. */
 static void addr_with_family(struct addr *a, const char *arg, int flags,
 			     int family)
@@ -137,7 +125,7 @@ static void addr_with_family(struct addr *a, const char *arg, int flags,
 	int usage;
 	if (addr_parse(a, arg, flags, &why) < 0)
 		die(EXIT_USAGE, "address '%s': %s", log_esc(arg), why);
-	narrow(a, arg, family);
+	opt_narrow(a, "", arg, family);
 	if (addr_resolve(a, flags, &why, &usage) < 0)
 		die(usage ? EXIT_USAGE : 1, "address '%s': %s", log_esc(arg), why);
 }
@@ -214,8 +202,7 @@ static void parse_options(int argc, char **argv, struct args *a)
 			break;
 		case OPT_SOURCE: a->source_arg = optarg; break;
 		case OPT_KEEPALIVE: a->b.keepalive = opt_keepalive(optarg); break;
-		case '4': a->family = AF_INET; break;
-		case '6': a->family = AF_INET6; break;
+		case '4': case '6': opt_family(&a->family, c); break;
 		default:
 			if (!opt_listen(c, optarg, &a->lo))
 				opt_common(c, usage_text, argv);
@@ -256,7 +243,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 	a->target_arg = argv[optind];
 	if (addr_parse(&a->b.target, a->target_arg, 0, &why) < 0)
 		die(EXIT_USAGE, "address '%s': %s", log_esc(a->target_arg), why);
-	narrow(&a->b.target, a->target_arg, a->family);
+	opt_narrow(&a->b.target, "", a->target_arg, a->family);
 	/* a host name is looked up per connection, not once here */
 	a->dynamic = resolve_is_name(&a->b.target);
 	if (!a->dynamic)

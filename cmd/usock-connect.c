@@ -155,11 +155,7 @@ static void parse_address(struct args *a)
 			die(EXIT_USAGE, "%s: only for TCP addresses, not '%s'",
 			    a->family ? (a->family == AF_INET ? "-4" : "-6") :
 			    "--keepalive", log_esc(a->addr_arg));
-		if (a->family && a->addr.family && a->addr.family != a->family)
-			die(EXIT_USAGE, "cannot use %s with '%s'",
-			    a->family == AF_INET ? "-4" : "-6", log_esc(a->addr_arg));
-		if (a->family)
-			a->addr.family = a->family;
+		opt_narrow(&a->addr, "", a->addr_arg, a->family);
 		int usage;
 		if (addr_resolve(&a->addr, 0, &why, &usage) < 0)
 			die(usage ? EXIT_USAGE : 1, "address '%s': %s",
@@ -208,8 +204,7 @@ static void parse_argv(int argc, char **argv, struct args *a)
 			break;
 		case OPT_LINGER: a->linger_ms = opt_duration("--linger", optarg); break;
 		case OPT_KEEPALIVE: a->keepalive = opt_keepalive(optarg); break;
-		case '4': a->family = AF_INET; break;
-		case '6': a->family = AF_INET6; break;
+		case '4': case '6': opt_family(&a->family, c); break;
 		case OPT_READ_BOUNDARIES: a->per_read = 1; break;
 		case OPT_SOURCE: a->source_arg = optarg; break;
 		default: opt_common(c, usage_text, argv);

@@ -98,6 +98,19 @@ while True:
 	assert_not_exists "$T/s.sock"
 }
 
+@test "--ready-fd: a read-only fd, or a listener passed by socket activation: exit 2, nothing served" {
+	run -2 --separate-stderr tcp2unix --ready-fd 5 0 "$T/s.sock" 5</dev/null
+	assert_equal "$stderr" "tcp2unix: --ready-fd: descriptor 5 is open for reading only"
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+	start_bg systemd-socket-activate -l "$T/act.sock" tcp2unix --ready-fd 3 "$T/t.sock" 2>"$T/err"
+	local pid=$BG_PID
+	wait_for_socket "$T/act.sock"
+	# the first client starts it; it refuses the listener as its ready fd
+	run usock-connect "$T/act.sock" </dev/null
+	expect_exit 2 "$pid"
+	run -0 grep -x "tcp2unix: --ready-fd: descriptor 3 is a listening socket" "$T/err"
+}
+
 @test "NOTIFY_SOCKET (abstract): usock-listen sends READY=1 once listening, STATUS per connection, STOPPING=1 on SIGTERM" {
 	local name="@us-notify-$$-$BATS_TEST_NUMBER"
 	notify_receiver "$name" "$T/notes"

@@ -24,6 +24,16 @@ peername() {
 	assert_output --regexp '^tcp:\[::1\]:[0-9]+$'
 	run -2 --separate-stderr usock-connect -4 "[::1]:$port"
 	assert_equal "$stderr" "usock-connect: cannot use -4 with '[::1]:$port'"
+	run -2 --separate-stderr usock-connect -6 "127.0.0.1:$port"
+	assert_equal "$stderr" "usock-connect: cannot use -6 with '127.0.0.1:$port'"
+	run -2 --separate-stderr usock-connect -4 -6 "localhost:$port"
+	assert_equal "$stderr" "usock-connect: cannot use -4 with -6"
+	run -2 --separate-stderr tcp2unix -6 -4 0 "$T/x.sock"
+	assert_equal "$stderr" "tcp2unix: cannot use -4 with -6"
+	run -2 --separate-stderr tcp2unix -6 "127.0.0.1:0" "$T/x.sock"
+	assert_equal "$stderr" "tcp2unix: cannot use -6 with '127.0.0.1:0'"
+	run -2 --separate-stderr usock-connect -6 --source 127.0.0.1 "localhost:$port"
+	assert_equal "$stderr" "usock-connect: cannot use -6 with --source '127.0.0.1'"
 	run -2 --separate-stderr usock-connect -6 "$T/x.sock"
 	assert_equal "$stderr" "usock-connect: -6: only for TCP addresses, not '$T/x.sock'"
 	run -2 --separate-stderr usock-connect -4 "$T/x"$'\e[2J'.sock

@@ -123,6 +123,16 @@ void opt_addr(struct addr *a, const char *s, int flags);
  * the kernel's range of TCP_KEEPIDLE), or -1 for the kernel's; exits 2
  * otherwise. */
 int opt_keepalive(const char *arg);
+/* -4 or -6 (C is '4' or '6') into *FAMILY (AF_INET or AF_INET6); the
+ * other one given as well exits 2. */
+void opt_family(int *family, int c);
+/* -4/-6 (FAMILY, or 0 for neither) narrow the TCP address A, given as
+ * S, as its tcp4:/tcp6: form would.  A form or an address literal of the
+ * other family exits 2 ("cannot use -6 with WHAT'S'", WHAT "" or
+ * "--source "); what names no TCP
+ * address is left as it is. */
+void opt_narrow(struct addr *a, const char *what, const char *s,
+		int family);
 /* --source S (addr_parse_source()), narrowed to FAMILY (-4/-6: AF_INET
  * or AF_INET6; 0: any) and resolved; exits 2 naming S when it is
  * malformed, of another family, or an unknown host (1 when the

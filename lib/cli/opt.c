@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "cli.h"
 #include "core/num.h"
@@ -127,18 +129,36 @@ int opt_keepalive(const char *arg)
 	return (int)((ms + 999) / 1000);
 }
 
+void opt_family(int *family, int c)
+{
+	int f = c == '4' ? AF_INET : AF_INET6;
+	if (*family && *family != f)
+		die(EXIT_USAGE, "cannot use -4 with -6");
+	*family = f;
+}
+
+void opt_narrow(struct addr *a, const char *what, const char *s,
+		int family)
+{
+	if (!family || a->kind != ADDR_TCP)
+		return;
+	int has = a->family;
+	struct in_addr in4;
+	if (!has && inet_pton(AF_INET, a->host, &in4) == 1)
+		has = AF_INET; /* an IPv6 literal already sets a->family */
+	if (has && has != family)
+		die(EXIT_USAGE, "cannot use %s with %s'%s'",
+		    family == AF_INET ? "-4" : "-6", what, log_esc(s));
+	a->family = family;
+}
+
 void opt_source(struct addr *src, const char *s, int family)
 {
 	const char *why;
 	int usage;
 	if (addr_parse_source(src, s, &why) < 0)
 		die(EXIT_USAGE, "--source '%s': %s", log_esc(s), why);
-	if (src->kind == ADDR_TCP && family) {
-		if (src->family && src->family != family)
-			die(EXIT_USAGE, "cannot use %s with --source '%s'",
-			    family == AF_INET ? "-4" : "-6", log_esc(s));
-		src->family = family;
-	}
+	opt_narrow(src, "--source ", s, family);
 	if (addr_resolve(src, ADDR_LISTEN, &why, &usage) < 0)
 		die(usage ? EXIT_USAGE : 1, "--source '%s': %s", log_esc(s), why);
 }

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cli.h"
 
@@ -14,8 +15,19 @@ int opt_ready_fd(const char *opt, const char *s)
 	if (fd == 2)
 		die(EXIT_USAGE, "%s: 2 is standard error, where messages go "
 		    "(use --print-address)", opt);
-	if (fcntl(fd, F_GETFD) < 0)
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
 		die(EXIT_USAGE, "%s: descriptor %d is not open", opt, fd);
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		die(EXIT_USAGE, "%s: descriptor %d is open for reading only",
+		    opt, fd);
+	/* socket activation passes listeners from fd 3 up: writing the
+	 * line into one and closing it would leave a tool serving nothing */
+	int on = 0;
+	socklen_t len = sizeof on;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+		die(EXIT_USAGE, "%s: descriptor %d is a listening socket", opt,
+		    fd);
 	return fd;
 }
 
