@@ -371,6 +371,7 @@ int sock_connect_start(const struct addr *a, int i, const struct addr *src,
 	struct sockaddr_un sun;
 	int dirfd = -1;
 
+	*pending = 0;   /* also when the path cannot be reached at all */
 	if (a->kind == ADDR_UNIX) {
 		int n = unix_sockaddr(a->path, &sun, &dirfd);
 		if (n < 0)
