@@ -363,18 +363,27 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 
 	setlocale(LC_CTYPE, "");
 	if (!a->no_history) {
-		if (a->history)
-			hist = a->history;
-		else if (interactive_history_default(path, sizeof path, name) == 0)
+		int dirs = 0;
+		if (a->history && strlen(a->history) < sizeof path) {
+			hist = strcpy(path, a->history);
+		} else if (a->history) {
+			errno = ENAMETOOLONG;
+			log_warn("history %s: %s; lines are not saved",
+				 log_esc(a->history), strerror(errno));
+		} else if (interactive_history_default(path, sizeof path, name) == 0) {
 			hist = path;
-		else if (path[0])
+			dirs = 2;       /* usock/history.d/ */
+		} else if (path[0]) {
 			log_warn("history directory %s: %s; lines are not saved",
 				 log_esc(path), strerror(errno));
-		else
+		} else {
 			log_warn("history: no home directory; lines are not saved");
-		if (hist && interactive_history_open(hist) < 0) {
-			log_warn("history %s: %s; lines are not saved", log_esc(hist),
-				 strerror(errno));
+		}
+		const char *why = NULL;
+		int hfd = hist ? interactive_history_fd(path, dirs, &why) : -1;
+		if (hist && (hfd < 0 || interactive_history_open(hfd) < 0)) {
+			log_warn("history %s: %s; lines are not saved", log_esc(path),
+				 why ? why : strerror(errno));
 			hist = NULL;
 		}
 	}

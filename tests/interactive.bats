@@ -387,3 +387,61 @@ $P half typed"
 	term_keys C-u C-d
 	term_exit 0
 }
+
+# joined_has TEXT: the screen, wrapped lines joined, holds TEXT.
+joined_has() {
+	tm capture-pane -pJ | grep -Fq -- "$1"
+}
+
+@test "history: a planted symbolic link, a directory of another user or writable by others is refused, untouched" {
+	[ "$(id -u)" = 0 ] || skip "needs root to give files to another user"
+	peer_start --count 5
+	local d="$T/x/usock/history.d" name="unix:${T//\//%2F}%2Fs.sock"
+	# the tester's case: root with a state directory a user owns, the
+	# history file a link to root's file
+	mkdir -p "$d"
+	seq 1 1500 >"$T/victim"
+	ln -s "$T/victim" "$d/$name"
+	chown -R nobody "$T/x"
+	term_start XDG_STATE_HOME="$T/x" usock-connect "$T/s.sock"
+	term_poll 10 'no warning' joined_has "history $T/x/usock: owned by another user; lines are not saved"
+	screen_wait_line "$P"
+	term_type 'CMD3'
+	term_keys Enter C-d
+	term_exit 0
+	assert_equal "$(wc -l <"$T/victim")" 1500
+	assert_equal "$(tail -n 1 "$T/victim")" 1500
+	assert_equal "$(stat -c %U "$T/x/usock" "$d" | sort -u)" nobody
+	# our own directories, the link alone: not followed
+	chown -R root "$T/x"
+	chmod 700 "$T/x/usock" "$d"
+	term_start XDG_STATE_HOME="$T/x" usock-connect "$T/s.sock"
+	term_poll 10 'no warning' joined_has "history $d/$name: a symbolic link, not followed; lines are not saved"
+	term_keys C-d
+	term_exit 0
+	assert_equal "$(wc -l <"$T/victim")" 1500
+	# history.d writable by others: refused, its mode left as it is
+	rm "$d/$name"
+	chmod 777 "$d"
+	term_start XDG_STATE_HOME="$T/x" usock-connect "$T/s.sock"
+	term_poll 10 'no warning' joined_has "history $d: writable by group or others; lines are not saved"
+	term_keys C-d
+	term_exit 0
+	assert_equal "$(stat -c %a "$d")" 777
+	assert_not_exists "$d/$name"
+	# --history FILE: a link, or a file of another user, is not used either
+	ln -s "$T/victim" "$T/hl"
+	install -o nobody -m 600 /dev/null "$T/theirs"
+	term_start usock-connect --history "$T/hl" "$T/s.sock"
+	term_poll 10 'no warning' joined_has "history $T/hl: a symbolic link, not followed; lines are not saved"
+	term_keys C-d
+	term_exit 0
+	term_start usock-connect --history "$T/theirs" "$T/s.sock"
+	term_poll 10 'no warning' joined_has "history $T/theirs: owned by another user; lines are not saved"
+	screen_wait_line "$P"
+	term_type 'not theirs'
+	term_keys Enter C-d
+	term_exit 0
+	assert_equal "$(wc -c <"$T/theirs")" 0
+	assert_equal "$(wc -l <"$T/victim")" 1500
+}

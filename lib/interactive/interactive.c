@@ -105,11 +105,111 @@ int interactive_history_default(char *buf, size_t n, const char *endpoint)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(buf + len, "/history.d", sizeof "/history.d"); /* fits: checked */
+	buf[len] = '\0';
 	if (mkdir_p(buf, 0700) < 0)
 		return -1;      /* BUF names the directory */
 	snprintf(buf + len, n - (size_t)len, "/history.d/%s", name);
 	return 0;
+}
+
+/* Refuse what another user could have planted or can change: not owned
+ * by the effective user (or root), or writable by group or others.  The
+ * reason into *WHY (static text), or 0 if usable. */
+static int history_unsafe(const struct stat *st, const char **why)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		*why = "owned by another user";
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		*why = "writable by group or others";
+		return -1;
+	}
+	return 0;
+}
+
+/* ENOTDIR/ELOOP from an O_NOFOLLOW open: say so if NAME is a link. */
+static const char *history_link(int dfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return "a symbolic link, not followed";
+	return NULL;
+}
+
+int interactive_history_fd(char *path, int dirs, const char **why)
+{
+	char *slash[64];
+	int k = 0;
+	struct stat st;
+
+	*why = NULL;
+	for (char *p = path; *p && k < 64; p++)
+		if (*p == '/')
+			slash[k++] = p;
+	if (dirs < 0 || dirs > k || (dirs == k && k > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the directory above the DIRS checked ones, opened as named */
+	char *top = k ? slash[k - 1 - dirs] : NULL;
+	int dfd;
+	if (!top) {
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (top == path) {
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		*top = '\0';
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -1;      /* PATH names the directory */
+		*top = '/';
+	}
+	if (dfd < 0)
+		return -1;
+	/* each checked directory: made if missing, never through a link */
+	for (int i = k - dirs; i < k; i++) {
+		char *name = slash[i - 1] + 1;
+		*slash[i] = '\0';
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+			goto fail;
+		int nfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			*why = history_link(dfd, name);
+			goto fail;
+		}
+		close(dfd);
+		dfd = nfd;
+		if (fstat(dfd, &st) < 0 || history_unsafe(&st, why) < 0)
+			goto fail;
+		*slash[i] = '/';
+	}
+	const char *file = k ? slash[k - 1] + 1 : path;
+	int fd = openat(dfd, file, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW |
+			O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*why = history_link(dfd, file);
+		goto fail;
+	}
+	close(dfd);
+	if (fstat(fd, &st) < 0 || history_unsafe(&st, why) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, O_APPEND);   /* blocking again */
+	return fd;
+fail: {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		return -1;      /* PATH cut at the directory refused */
+	}
 }
 
 /* A growable byte buffer. */
@@ -295,9 +395,9 @@ int interactive_available(void)
 	return 0;
 }
 
-int interactive_history_open(const char *path)
+int interactive_history_open(int fd)
 {
-	(void)path;
+	close(fd);
 	errno = ENOTSUP;
 	return -1;
 }
@@ -421,71 +521,71 @@ static char **complete(const char *text, int start, int end)
 
 /* ---- history ---- */
 
-/* Write the last lines of the history list to PATH through a temporary
- * file beside it (mode 0600), replacing it in one rename. */
-static int history_rewrite(const char *path)
+/* Replace the content of FD (opened for appending) with the history
+ * list, in place: a concurrent session's appends then land after it. */
+static int history_rewrite(int fd)
 {
-	char *real = realpath(path, NULL);
-	const char *target = real ? real : path;
-	char tmp[PATH_MAX];
-	int r = -1;
-
-	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", target, (int)getpid()) >=
-	    (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		goto out;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
+	struct buf b = { 0 };
 	HIST_ENTRY **list = history_list();
-	for (int i = 0; list && list[i]; i++)
-		fprintf(f, "%s\n", list[i]->line);
-	if (fclose(f) != 0 || rename(tmp, target) < 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-		goto out;
+	int r = 0;
+
+	for (int i = 0; list && list[i] && r == 0; i++)
+		r = buf_puts(&b, list[i]->line) < 0 || buf_puts(&b, "\n") < 0 ? -1 : 0;
+	if (r == 0 && ftruncate(fd, 0) < 0)
+		r = -1;
+	for (size_t off = 0; r == 0 && off < b.len; ) {
+		ssize_t w = write(fd, b.p + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			r = -1;
+		else
+			off += (size_t)w;
 	}
-	r = 0;
-out:
-	free(real);
+	free(b.p);
 	return r;
 }
 
-int interactive_history_open(const char *path)
+int interactive_history_open(int fd)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = fdopen(fd, "r");
 	int lines = 0;
 
-	stifle_history(INTERACTIVE_HISTORY_MAX);
-	if (f) {
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t len;
-		while ((len = getline(&line, &cap, f)) > 0) {
-			if (line[len - 1] == '\n')
-				line[--len] = '\0';
-			if (len > 0) {
-				add_history(line);
-				lines++;
-			}
-		}
-		free(line);
-		fclose(f);
-	} else if (errno != ENOENT) {
+	if (!f) {
+		int e = errno;
+		close(fd);
+		errno = e;
 		return -1;
 	}
-	if (lines > INTERACTIVE_HISTORY_MAX && history_rewrite(path) < 0)
+	stifle_history(INTERACTIVE_HISTORY_MAX);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0) {
+			add_history(line);
+			lines++;
+		}
+	}
+	free(line);
+	int e = ferror(f) ? errno : 0;
+	int keep = e ? -1 : dup(fd);
+	if (keep < 0 && !e)
+		e = errno;
+	fclose(f);
+	if (keep >= 0 && lines > INTERACTIVE_HISTORY_MAX && history_rewrite(keep) < 0) {
+		e = errno;
+		close(keep);
+		keep = -1;
+	}
+	if (keep < 0) {
+		errno = e ? e : EIO;
 		return -1;
-	S.hist_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	return S.hist_fd < 0 ? -1 : 0;
+	}
+	S.hist_fd = keep;
+	return 0;
 }
 
 /* Keep LINE in the history: not a blank line, not one that starts with

@@ -49,15 +49,32 @@ int interactive_available(void);
  * talking another: $XDG_STATE_HOME/usock/history.d/NAME (or under
  * $HOME/.local/state), NAME being ENDPOINT with every byte outside
  * [A-Za-z0-9._,:@+=-] written %XX, cut to 200 bytes and followed by a
- * hash of the whole when longer.  Into BUF; missing directories are
- * created with mode 0700.  0, or -1 with errno and in BUF the directory
- * that could not be made ("" without a home directory). */
+ * hash of the whole when longer.  Into BUF; the missing directories
+ * above usock/ are created with mode 0700 (usock/ and history.d/ are
+ * left to interactive_history_fd() with DIRS 2).  0, or -1 with errno
+ * and in BUF the directory that could not be made ("" without a home
+ * directory). */
 int interactive_history_default(char *buf, size_t n, const char *endpoint);
 
-/* Load the history in PATH (created with mode 0600 if missing, cut to
- * its last INTERACTIVE_HISTORY_MAX lines) and append each new line to
- * it during the session.  0, or -1 with errno (no file is kept). */
-int interactive_history_open(const char *path);
+/* Open the history file PATH for reading and appending, created with
+ * mode 0600 if missing, without a race between check and use: the last
+ * DIRS directories of PATH (0..number of its slashes - 1) are made with
+ * mode 0700 if missing and opened one below the other without following
+ * a symbolic link; the file too (O_NOFOLLOW).  Each of them, and the
+ * file, must be owned by the effective user or root and not writable by
+ * group or others, and the file must be a regular file; nothing is
+ * truncated, chmodded or deleted before that is proven.  The descriptor
+ * (O_CLOEXEC), or -1 with PATH cut to the directory or file that was
+ * refused, and either *WHY set to a static reason (not ours, a link,
+ * not a regular file) or *WHY NULL and errno set (ENOENT, EACCES, ...;
+ * EINVAL for a bad DIRS). */
+int interactive_history_fd(char *path, int dirs, const char **why);
+
+/* Load the history from FD (from interactive_history_fd(), taken over
+ * and closed here), cut the file to its last INTERACTIVE_HISTORY_MAX
+ * lines in place, and append each new line to it during the session.
+ * 0, or -1 with errno (no file is kept). */
+int interactive_history_open(int fd);
 
 /* Run the session until the peer closes (RELAY_OK), a signal ends it
  * (RELAY_SIGNAL), nothing happens for idle_ms (RELAY_TIMEOUT) or an
