@@ -365,7 +365,8 @@ static int run_interactive(const struct args *a, int fd, int sigfd,
 	if (!a->no_history) {
 		int dirs = 0;
 		if (a->history && strlen(a->history) < sizeof path) {
-			hist = strcpy(path, a->history);
+			memcpy(path, a->history, strlen(a->history) + 1);
+			hist = path;
 		} else if (a->history) {
 			errno = ENAMETOOLONG;
 			log_warn("history %s: %s; lines are not saved",
