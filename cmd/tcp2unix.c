@@ -381,7 +381,7 @@ static void print_end(void *ctx, const struct bridge_end *be)
 	client_name(be, peer, sizeof peer);
 	if (be->err)
 		snprintf(why, sizeof why, " (%s)", usock_strerror(be->err));
-	fprintf(stderr, "%s: #%lu %s -> %s: %s%s; %llu byte%s up, %llu down, "
+	log_print("%s: #%lu %s -> %s: %s%s; %llu byte%s up, %llu down, "
 		"%.3f s\n", log_prog, be->id, peer, target_name, be->how, why,
 		(unsigned long long)be->up, num_s(be->up),
 		(unsigned long long)be->down, (double)be->ms / 1000.0);
@@ -390,7 +390,7 @@ static void print_end(void *ctx, const struct bridge_end *be)
 static void print_stats(void *ctx, const struct bridge_stats *st)
 {
 	(void)ctx;
-	fprintf(stderr, "%s: accepted %llu, active %llu, refused %llu, "
+	log_print("%s: accepted %llu, active %llu, refused %llu, "
 		"failed %llu, completed %llu, bytes up %llu, down %llu\n",
 		log_prog, (unsigned long long)st->accepted,
 		(unsigned long long)st->active,
@@ -476,6 +476,8 @@ int main(int argc, char **argv)
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
+	/* a stderr nobody reads must not stop the bridge: lines are queued */
+	cli_log_queue();
 	cli_notify_open(&notify);
 	rlim_t nofile = fd_raise_limit(RLIM_INFINITY);
 	if (!a.b.max_conns)
@@ -492,10 +494,8 @@ int main(int argc, char **argv)
 	refuse_loop(&a);
 	static char lines[LINES_MAX], status[2 * ADDR_STRLEN + 32];
 	listeners(&a, lines, sizeof lines);
-	if (a.print_address) {
-		fputs(lines, stderr);
-		fflush(stderr);
-	}
+	if (a.print_address)
+		log_write(lines, strlen(lines));
 	addr_format(&a.b.target, target_name, sizeof target_name);
 	snprintf(status, sizeof status, "forwarding to %s", target_name);
 	if (notify.fd >= 0)

@@ -334,10 +334,8 @@ static void listen_all(struct args *a)
 		nlst++;
 		a->addr[i] = lst[i].addr; /* TCP port 0: the port we got */
 		sock_local_format(&lst[i], name, sizeof name);
-		if (a->print_address) {
-			fprintf(stderr, "%s\n", name);
-			fflush(stderr);
-		}
+		if (a->print_address)
+			log_print("%s\n", name);
 		size_t o = strlen(lines);
 		snprintf(lines + o, sizeof lines - o, "%s\n", name);
 	}
@@ -548,6 +546,11 @@ int main(int argc, char **argv)
 	if (a.compare && !a.naddr)
 		compare_addresses(&a);
 	atexit(cleanup);
+	if (a.serve && !a.has_mode)
+		/* serving until a signal: a stderr nobody reads must not
+		 * stop it, so its lines are queued (the measuring modes end
+		 * on their own and write theirs) */
+		cli_log_queue();
 	if (a.serve) {
 		/* a server cannot know how many will come: all it may have */
 		fd_raise_limit(RLIM_INFINITY);

@@ -807,6 +807,9 @@ int main(int argc, char **argv)
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);
+	/* a stderr nobody reads must not stop the listener (or a signal):
+	 * lines are queued, in every mode */
+	cli_log_queue();
 	addr_format(&a.addr, name, sizeof name);
 	const char *why = a.cmd ? command_problem(a.cmd[0]) : NULL;
 	if (why)
@@ -819,10 +822,8 @@ int main(int argc, char **argv)
 		die_listen(&lst, name);
 	atexit(cleanup);
 	sock_local_format(&lst, local_name, sizeof local_name);
-	if (a.print_address) {
-		fprintf(stderr, "%s\n", local_name);
-		fflush(stderr);
-	}
+	if (a.print_address)
+		log_print("%s\n", local_name);
 	static char line[ADDR_STRLEN + 16], status[ADDR_STRLEN + 16];
 	snprintf(line, sizeof line, "%s\n", local_name);
 	snprintf(status, sizeof status, "listening on %s", local_name);

@@ -27,6 +27,11 @@ void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_syserr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only at -v (level 2) */
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The formatted text as it is (no "PROG: ", no newline added), always:
+ * for tables and summaries written to stderr by a long-running tool. */
+void log_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The LEN bytes of TEXT as they are, the same way. */
+void log_write(const char *text, size_t len);
 /* Only unless -q */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_err, then exit(code) */
@@ -191,6 +196,18 @@ struct dump *cli_dump_open(int fmt, int flags);
  * reads does not hold the exit up) and stop it.  die() calls it, so
  * that the last line comes after the last record.  errno is kept. */
 void cli_dump_finish(void);
+/* From now on, the log lines of this process (log_*(), die(),
+ * log_print()) wait in the dump's queue (core/dump.h) for its writer
+ * thread, with the traffic dump's records if there is one: a stderr
+ * nobody reads costs lines ("PROG: [N log lines not shown]"), never
+ * the event loop's time or a signal.  For the long-running tools; a
+ * forked child writes its own lines.  Exits 1 when no thread starts. */
+void cli_log_queue(void);
+/* 1 when this process's lines go through the queue. */
+int cli_log_queued(void);
+/* Hand the LEN bytes of TEXT (whole lines) to the queue: 1 when it took
+ * them (or dropped them), 0 when the caller writes them itself. */
+int cli_log_write(const char *text, size_t len);
 /* Number connection C ID and, with FMT (DUMP_*, 0: none), dump it as
  * PEER (canonical text) on the process's dump, REQ being its request
  * direction (conn_dump()); exits 1 when it cannot. */

@@ -57,8 +57,45 @@ static void vlog(int e, const char *fmt, va_list ap)
 		n = sizeof buf - 2;
 	buf[n++] = '\n';
 	fflush(stdout);
-	fwrite(buf, 1, n, stderr);
-	fflush(stderr);
+	if (!cli_log_write(buf, (size_t)n)) {
+		fwrite(buf, 1, n, stderr);
+		fflush(stderr);
+	}
+}
+
+void log_print(const char *fmt, ...)
+{
+	char buf[2 * ADDR_STRLEN];
+	va_list ap;
+	int e = errno;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		log_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	errno = e;
+}
+
+void log_write(const char *text, size_t len)
+{
+	if (!cli_log_write(text, len)) {
+		fwrite(text, 1, len, stderr);
+		fflush(stderr);
+	}
+}
+
+/* The last line of die(): with queued lines it joins the queue, which
+ * then gets its bounded flush; else the dump is flushed first, so that
+ * the line comes after the last record. */
+static void last_line(int e, const char *fmt, va_list ap)
+{
+	if (cli_log_queued()) {
+		vlog(e, fmt, ap);
+		cli_dump_finish();
+	} else {
+		cli_dump_finish();
+		vlog(e, fmt, ap);
+	}
 }
 
 /* The body of the loggers: format and print when log_level reaches
@@ -97,9 +134,8 @@ void log_warn(const char *fmt, ...)
 void die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	cli_dump_finish();
 	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
+	last_line(-1, fmt, ap);
 	va_end(ap);
 	exit(code);
 }
@@ -108,9 +144,8 @@ void die_sys(int code, const char *fmt, ...)
 {
 	int e = errno;
 	va_list ap;
-	cli_dump_finish();
 	va_start(ap, fmt);
-	vlog(e, fmt, ap);
+	last_line(e, fmt, ap);
 	va_end(ap);
 	exit(code);
 }

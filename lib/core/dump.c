@@ -185,6 +185,9 @@ struct dump {
 	size_t queued;          /* bytes of records in the queue */
 	struct note *notes;     /* drops not told yet, by connection */
 	size_t nnotes, capnotes;
+	uint64_t lines_untold;  /* log lines dropped, not told yet */
+	uint64_t lines_dropped; /* log lines dropped in all */
+	char prog[64];          /* names the lines' note */
 	uint64_t dropped, dropped_bytes;
 	int writing;            /* the writer is in write(2) */
 	int stop, failed, thread;
@@ -244,10 +247,29 @@ static void push_locked(struct dump *d, struct rec *r)
 	d->queued += r->len;
 }
 
-/* Queue the notes of dropped bytes that fit; the rest wait. */
+/* Drops not told yet: nothing more is queued until they are. */
+static int pending(const struct dump *d)
+{
+	return d->nnotes || d->lines_untold;
+}
+
+/* Queue the notes of dropped lines and bytes that fit; the rest wait. */
 static void notes_locked(struct dump *d)
 {
 	size_t i = 0;
+	if (d->lines_untold) {
+		char t[128];
+		int k = snprintf(t, sizeof t, "%s: [%llu log line%s not shown]\n",
+				 d->prog, (unsigned long long)d->lines_untold,
+				 d->lines_untold == 1 ? "" : "s");
+		if (k < 0 || d->queued + (size_t)k > d->max)
+			return;
+		struct rec *r = rec_new(t, (size_t)k);
+		if (!r)
+			return;
+		push_locked(d, r);
+		d->lines_untold = 0;
+	}
 	for (; i < d->nnotes; i++) {
 		char t[96];
 		int k = snprintf(t, sizeof t, "[#%lu: %llu bytes not shown]\n",
@@ -291,7 +313,7 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
-		if (!d->head && d->nnotes && !d->failed)
+		if (!d->head && pending(d) && !d->failed)
 			notes_locked(d);
 		if (!d->head) {
 			pthread_cond_broadcast(&d->idle);
@@ -326,6 +348,7 @@ struct dump *dump_open(int fd, enum dump_format fmt, size_t queue_max, int flags
 	d->fd = fd;
 	d->fmt = fmt;
 	d->flags = flags;
+	snprintf(d->prog, sizeof d->prog, "usock");
 	d->max = queue_max ? queue_max : DUMP_QUEUE_MAX;
 	if (d->max < DUMP_RECORD_MAX)
 		d->max = DUMP_RECORD_MAX;
@@ -387,7 +410,7 @@ int dump_close(struct dump *d, int timeout_ms)
 	d->stop = 1;
 	pthread_cond_signal(&d->more);
 	int timed_out = 0;
-	while ((d->head || d->writing || (d->nnotes && !d->failed)) && !timed_out)
+	while ((d->head || d->writing || (pending(d) && !d->failed)) && !timed_out)
 		timed_out = pthread_cond_timedwait(&d->idle, &d->mu, &until) == ETIMEDOUT;
 	/* the writer may be blocked on a stderr nobody reads: leave it */
 	if (d->writing || (d->head && !d->failed)) {
@@ -430,9 +453,9 @@ static void emit(struct dump *d, unsigned long id, const char *text,
 	pthread_mutex_lock(&d->mu);
 	/* once records were dropped, the queue drains to half before taking
 	 * more: one note per stall, not one per record */
-	if (d->nnotes && !d->failed && d->queued <= d->max / 2)
+	if (pending(d) && !d->failed && d->queued <= d->max / 2)
 		notes_locked(d);
-	if (r && !d->failed && !d->nnotes && d->queued + len <= d->max) {
+	if (r && !d->failed && !pending(d) && d->queued + len <= d->max) {
 		push_locked(d, r);
 		r = NULL;
 		pthread_cond_signal(&d->more);
@@ -441,6 +464,51 @@ static void emit(struct dump *d, unsigned long id, const char *text,
 	}
 	pthread_mutex_unlock(&d->mu);
 	free(r);
+}
+
+void dump_set_format(struct dump *d, enum dump_format fmt)
+{
+	d->fmt = fmt;
+}
+
+void dump_set_prog(struct dump *d, const char *prog)
+{
+	snprintf(d->prog, sizeof d->prog, "%s", prog);
+}
+
+int dump_line(struct dump *d, const char *text, size_t len)
+{
+	if (!d->thread) {
+		if (!d->failed && write_all(d->fd, text, len) < 0)
+			d->failed = 1;
+		return d->failed ? -1 : 0;
+	}
+	struct rec *r = rec_new(text, len);
+	int rc = 0;
+	pthread_mutex_lock(&d->mu);
+	if (pending(d) && !d->failed && d->queued <= d->max / 2)
+		notes_locked(d);
+	if (r && !d->failed && !pending(d) && d->queued + len <= d->max) {
+		push_locked(d, r);
+		r = NULL;
+		pthread_cond_signal(&d->more);
+	} else {
+		if (!d->failed)
+			d->lines_untold++;
+		d->lines_dropped++;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&d->mu);
+	free(r);
+	return rc;
+}
+
+uint64_t dump_lines_dropped(struct dump *d)
+{
+	pthread_mutex_lock(&d->mu);
+	uint64_t n = d->lines_dropped;
+	pthread_mutex_unlock(&d->mu);
+	return n;
 }
 
 /* Cut NAME (canonical text) to DUMP_PEER_MAX bytes, between two
@@ -496,7 +564,7 @@ static int skip(struct dump *d, unsigned long id, size_t n)
 	if (!d->thread)
 		return d->failed;
 	pthread_mutex_lock(&d->mu);
-	int busy = d->failed || (d->nnotes && d->queued > d->max / 2);
+	int busy = d->failed || (pending(d) && d->queued > d->max / 2);
 	if (busy && !d->failed)
 		drop_locked(d, id, n);
 	pthread_mutex_unlock(&d->mu);

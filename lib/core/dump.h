@@ -77,6 +77,25 @@ struct dump *dump_open(int fd, enum dump_format fmt, size_t queue_max, int flags
  * untold: the process is about to exit) or EIO (writing failed: what
  * came after was not shown). */
 int dump_close(struct dump *d, int timeout_ms);
+/* Set the format of the records (a dump opened with FMT 0 carries log
+ * lines only, until this is called before the first connection). */
+void dump_set_format(struct dump *d, enum dump_format fmt);
+
+/* ---- log lines, in the same queue as the records ----
+ * One queue keeps lines and records in their order, each whole.  A
+ * line that finds the queue full (or still draining to half after a
+ * drop) is dropped and counted; once there is room the note
+ * "PROG: [N log lines not shown]" goes in first (usock(7)). */
+
+/* The PROG of that note (at most 63 bytes kept; "usock" until set). */
+void dump_set_prog(struct dump *d, const char *prog);
+/* Queue the LEN bytes of TEXT (one or more whole lines) to be written
+ * in one write(2); never blocks unless the dump is DUMP_SYNC, then it
+ * writes at once.  Thread-safe.  0, or -1 when the line was dropped (the
+ * queue is full, or writing failed before). */
+int dump_line(struct dump *d, const char *text, size_t len);
+/* Log lines dropped so far. */
+uint64_t dump_lines_dropped(struct dump *d);
 /* Records dropped so far for want of room, and their data bytes. */
 uint64_t dump_dropped(struct dump *d);
 
