@@ -825,7 +825,8 @@ int main(int argc, char **argv)
 	struct reports rs = { 0 };
 
 	log_init("sockinfo");
-	/* Lines are written directly, not queued (cli_log_queue()): one table or answer, then exit: nothing waits on it. */
+	/* Lines are written directly, not queued (cli_log_queue()): one
+	 * table or answer, then exit; nothing waits on it. */
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	signal(SIGPIPE, SIG_IGN);

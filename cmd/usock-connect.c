@@ -510,8 +510,10 @@ int main(int argc, char **argv)
 	char name[ADDR_STRLEN];
 
 	log_init("usock-connect");
-	/* Lines are written directly, not queued (cli_log_queue()): one exchange whose end is the user's; an interactive session's
-	 * records and lines must reach the screen before the prompt (DUMP_SYNC). */
+	/* Lines are written directly, not queued (cli_log_queue()): one
+	 * exchange, whose end is the user's, and an interactive session's
+	 * records and lines must reach the screen before the prompt is
+	 * redrawn (DUMP_SYNC). */
 	if (stdio_guard() < 0)
 		die_sys(1, "open /dev/null");
 	parse_argv(argc, argv, &a);

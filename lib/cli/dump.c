@@ -59,10 +59,16 @@ static void finish_at_exit(void)
 
 struct dump *cli_dump_open(int fmt, int flags)
 {
+	static int fmt_set;
 	if (current) {
-		dump_set_format(current, (enum dump_format)fmt);
+		/* the log lines' queue, opened first, gets its format once,
+		 * before any connection is dumped */
+		if (!fmt_set && fmt)
+			dump_set_format(current, (enum dump_format)fmt);
+		fmt_set = 1;
 		return current;
 	}
+	fmt_set = 1;
 	current = dump_open(2, (enum dump_format)fmt, queue_max(), flags);
 	if (!current)
 		die_sys(1, "--dump: start the writer");

@@ -63,7 +63,8 @@ void dump_now(char *buf, size_t n);
 struct dump;
 
 /* Dump to FD (left open, never made non-blocking: it may be a file
- * description shared with other processes) in format FMT.  Records wait
+ * description shared with other processes) in format FMT (0: no
+ * records yet, log lines only; see dump_set_format()).  Records wait
  * in a queue of at most QUEUE_MAX bytes (0: DUMP_QUEUE_MAX) for a thread
  * that writes them with ordinary blocking writes, one write(2) each;
  * when the queue is full a record is dropped, counted, and a note
