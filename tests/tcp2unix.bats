@@ -406,7 +406,8 @@ connect_timeout() {
 	raise_nofile 2500
 	t2u_server echo-server "$T/e.sock"
 	start_bridge -j 2 0 "$T/e.sock"
-	assert_equal "$(ls "/proc/$BPID/task" | wc -l)" 2
+	# two event loops, and the thread that writes the log lines
+	assert_equal "$(ls "/proc/$BPID/task" | wc -l)" 3
 	local base many
 	base=$(fd_count "$BPID")
 	start_bg "${T2U[@]}" many "$HOSTPORT" 600 --opened-file "$T/opened" --go-file "$T/go" >"$T/many.out"
