@@ -282,8 +282,10 @@ static void notes_locked(struct dump *d)
 			break;
 		push_locked(d, r);
 	}
-	memmove(d->notes, d->notes + i, (d->nnotes - i) * sizeof *d->notes);
-	d->nnotes -= i;
+	if (i) {
+		memmove(d->notes, d->notes + i, (d->nnotes - i) * sizeof *d->notes);
+		d->nnotes -= i;
+	}
 }
 
 static void drop_locked(struct dump *d, unsigned long id, uint64_t bytes)
