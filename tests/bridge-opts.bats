@@ -106,6 +106,22 @@ peername() {
 	pid_alive "$BPID" || fail "the bridge stopped"
 }
 
+@test "--source IP:PORT: a second connection while the first holds the port fails at once, logged as source address failed" {
+	start_server 127.0.0.1:0 --mode echo --count 2 --port-file "$T/port"
+	local tp sp
+	tp=$(cat "$T/port")
+	sp=$(free_port)
+	start_bridge --source "127.0.0.1:$sp" "$T/l.sock" "127.0.0.1:$tp"
+	# the first stays open (its stdin does), holding the port
+	start_bg bash -c '{ echo hi; sleep 20; } | exec usock-connect "$1" >"$2"' _ "$T/l.sock" "$T/first"
+	wait_file_line "$T/first" '^hi$'
+	run -1 --separate-stderr timeout 10 usock-connect "$T/l.sock" < <(echo again; sleep 5)
+	assert_output ""
+	wait_file_line "$BERR" "^tcp2unix: #2 unix: \(pid [0-9]+, uid [0-9]+\) -> tcp:127\.0\.0\.1:$tp: source address failed \(Cannot assign requested address\); 0 bytes up, 0 down"
+	run -1 grep -E 'target refused|target busy' "$BERR"
+	pid_alive "$BPID" || fail "the bridge stopped"
+}
+
 @test "--keepalive: both TCP legs keep a keepalive timer with the idle time given (ss)" {
 	command -v ss >/dev/null || skip "ss not installed"
 	local tp

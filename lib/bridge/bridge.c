@@ -388,7 +388,11 @@ static int target_start(struct engine *e, struct client *c)
 		loop_note(&e->sh->loops, fd, (const struct sockaddr *)&t->sa[c->ai]);
 	if (tcp)
 		pthread_mutex_unlock(&e->sh->loops_lock);
-	c->src_err = fd < 0 && pending < 0;
+	/* a fixed TCP source port already joined to this target address:
+	 * connect() says so at once (EADDRNOTAVAIL), a source failure */
+	c->src_err = fd < 0 && (pending < 0 ||
+		(e->b->source && e->b->source->kind == ADDR_TCP &&
+		 (errno == EADDRNOTAVAIL || errno == EADDRINUSE)));
 	if (fd < 0)
 		return -1;
 	/* requests and answers go out at once: the bridge adds no Nagle
