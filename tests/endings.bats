@@ -166,3 +166,93 @@ active_is() {
 	assert_output 2
 	bridge_counters_are "2, active 0, refused 0, failed 2, completed 0,"
 }
+
+# A receiver that half-closes at once, takes 100 kB of the upload and
+# resets (SO_LINGER 0): on TCP PORT (in $PORT) or the UNIX socket PATH.
+reset_after_fin_server() {
+	rm -f "$T/srv.ready"
+	answer_server "$1" 'c.shutdown(socket.SHUT_WR)
+n = 0
+while n < 100000:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, __import__("struct").pack("ii", 1, 0))
+c.close()'
+}
+
+# upload ADDR CLIENT...: CLIENT sends 300 kB from a pipe whose writer
+# stays open (the sender then waits on its input, idle); prints the
+# client's exit status.
+upload() {
+	rm -f "$T/fifo"; mkfifo "$T/fifo"
+	start_bg sh -c 'exec >"$1"; head -c 300000 /dev/zero; exec sleep 30' sh "$T/fifo"
+	local w=$BG_PID rc=0
+	timeout 20 "$@" <"$T/fifo" >/dev/null 2>"$T/c.err" || rc=$?
+	kill "$w" 2>/dev/null || true
+	echo "$rc"
+}
+
+# probe PORT: a TCP client that sends 300 kB and waits (10 s at most)
+# for its socket to report an error; prints "error ERRNO" or "none".
+probe() {
+	"$PY" -c 'import select, socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(bytes(300000))
+p = select.poll(); p.register(c, select.POLLERR)
+ev = p.poll(10000)
+e = c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+print("error" if ev and ev[0][1] & select.POLLERR else "none")' "$1"
+}
+
+@test "f8/f9: a receiver that resets after its FIN fails the upload: direct, usock-connect and tcp2unix alike" {
+	reset_after_fin_server tcp
+	local i rc
+	for i in 1 2 3; do
+		# direct, the kernel's word: the sender's socket reports the reset
+		run -0 probe "$PORT"
+		assert_output error
+		rc=$(upload usock-connect -v "127.0.0.1:$PORT")
+		assert_equal "$rc $(tail -1 "$T/c.err")" "1 usock-connect: write tcp:127.0.0.1:$PORT: Connection reset by peer"
+		run -0 grep -E "^usock-connect: write tcp:127\.0\.0\.1:$PORT: Connection reset by peer\$" "$T/c.err"
+		refute grep -q 'closed: ' "$T/c.err"
+	done
+	# through the bridge, to a UNIX receiver that closes on unread input
+	reset_after_fin_server "$T/r.sock"
+	start_bridge -v 0 "$T/r.sock"
+	for i in 1 2 3; do
+		run -0 probe "${HOSTPORT##*:}"
+		assert_output error
+		rc=$(upload usock-connect "$HOSTPORT")
+		# the reset may overtake the FIN: then the read reports it
+		assert_equal "$rc" 1
+		run cat "$T/c.err"
+		assert_output --regexp "^usock-connect: (write|read) $BADDR: Connection reset by peer\$"
+	done
+	wait_until 10 _lines_are 6 ' -> unix:.*: target failed \((Connection reset by peer|Broken pipe)\)'
+	run -1 grep -E ' -> unix:.*: closed' "$BERR"
+}
+
+_lines_are() {
+	[ "$(grep -cE -- "$2" "$BERR" || true)" -eq "$1" ]
+}
+
+@test "f9: a client that resets after its half-close: tcp2unix says 'client failed' and the target's write fails" {
+	answer_server "$T/big.sock" 'c.recv(100)
+try:
+    for i in range(500): c.sendall(b"y" * 100000)
+    open("'"$T"'/outcome", "w").write("sent all")
+except OSError as e:
+    open("'"$T"'/outcome", "w").write("error " + e.__class__.__name__)'
+	start_bridge -v 0 "$T/big.sock"
+	"$PY" -c 'import socket, struct, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"GET"); c.shutdown(socket.SHUT_WR)
+n = 0
+while n < 1000: n += len(c.recv(1000))
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()' "${HOSTPORT##*:}"
+	wait_file_line "$BERR" ' -> unix:.*: client failed \(Connection reset by peer\)' >/dev/null
+	wait_for_file "$T/outcome"
+	run cat "$T/outcome"
+	assert_output --regexp '^error '
+}

@@ -195,10 +195,66 @@ static void input_failed(struct conn *c, int i, int err)
 		c->side[1 - i].rst = 1;
 }
 
+/* Side S, whose input had already ended, failed afterwards (a TCP reset
+ * after its FIN, a socket error after its EOF): that end was no clean
+ * one.  Direction S is marked reset (ERR), the direction toward S ends
+ * with ERR, and the other side gets the reset, after what it is owed
+ * (conn_close), instead of a lingering close that would make a clean end
+ * of it.  A TCP socket we never shut down reports the reset of a peer
+ * that had sent its FIN as EPIPE (Linux, state CLOSE_WAIT): it is a
+ * reset all the same. */
+static void side_reset(struct conn *c, int s, int err)
+{
+	int o = 1 - s;
+	if (err == EPIPE && c->side[s].tcp)
+		err = ECONNRESET;
+	c->side[s].rd_end = 1;
+	c->side[s].discard = 0;
+	c->end[s] = CONN_RESET;
+	c->err[s] = err;
+	if (!c->end[o])
+		dir_end(c, o, CONN_GONE, err);
+	c->side[o].discard = 0;
+	c->side[o].lingering = 0;
+	if (c->side[o].wsock)
+		c->side[o].rst = 1;
+}
+
+/* The error side S's socket reports (SO_ERROR, which reading clears),
+ * once it hung up or failed; a TCP socket that hangs up while we still
+ * write to it was reset even when the error was taken already.  0: a
+ * plain hang-up (a UNIX peer that closed having read all). */
+static int hup_error(const struct conn *c, int s)
+{
+	const struct conn_side *sd = &c->side[s];
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (!sd->wsock)
+		return 0;
+	if (getsockopt(sd->wfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = 0;
+	if (!err && sd->tcp && !c->end[1 - s])
+		err = ECONNRESET;
+	return err;
+}
+
 /* Direction I's output took no more (ERR 0: it hung up while idle). */
 static void output_failed(struct conn *c, int i, int err)
 {
 	struct conn_side *o = &c->side[1 - i];
+
+	/* we never shut down a TCP socket we still write to: EPIPE there is
+	 * a reset that came after the peer's FIN (Linux, CLOSE_WAIT) */
+	if (err == EPIPE && o->tcp)
+		err = ECONNRESET;
+	if (err && o->wsock && !o->local && c->end[1 - i] == CONN_EOF) {
+		/* the peer's output had ended, now it takes no more: a TCP
+		 * reset after its FIN, a UNIX peer gone with our bytes unread.
+		 * Its peer, connected directly, would see its writes fail: it
+		 * gets the reset, once what it was owed has left */
+		side_reset(c, 1 - i, err);
+		return;
+	}
 
 	if (o->local && !err)
 		err = EPIPE;  /* even idle, the exchange is cut short */
@@ -336,6 +392,14 @@ void conn_io(struct conn *c, int s, unsigned ev, int64_t now)
 			if (discard(sd->rfd, &got))
 				sd->rd_end = 1;
 		}
+	}
+	/* side S's input ended before, and now it hangs up or fails: an
+	 * error there (a reset after its FIN) is its reset, not an end */
+	if (c->phase == CONN_RELAYING && (ev & CONN_HUP) &&
+	    c->end[s] == CONN_EOF && (!c->end[o] || c->end[o] == CONN_EOF)) {
+		int e = hup_error(c, s);
+		if (e)
+			side_reset(c, s, e);
 	}
 	/* an idle output that hung up: nothing was lost, nobody takes more */
 	if (c->phase == CONN_RELAYING && !c->end[o] && (ev & CONN_HUP) &&

@@ -94,6 +94,9 @@ static int result(struct relay *r, struct pump **failed)
 	int i = conn_failed_dir(&r->c);
 	if (i < 0)
 		return RELAY_OK;
+	/* a reset that cut the upload short is told as the write it cut */
+	if (i == 1 && r->c.end[0] == CONN_GONE && r->c.err[0])
+		i = 0;
 	*failed = &r->c.dir[i];
 	(*failed)->failed_in = r->c.end[i] == CONN_RESET;
 	errno = r->c.err[i] ? r->c.err[i] : EPIPE;
