@@ -177,6 +177,7 @@ while n < 100000:
     d = c.recv(65536)
     if not d: break
     n += len(d)
+__import__("select").select([c], [], [], 5)  # input left unread
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, __import__("struct").pack("ii", 1, 0))
 c.close()'
 }
