@@ -163,3 +163,22 @@ LISTEN_LINE='^usock-listen: (listening on unix:.*|connection from unix: \(pid [0
 	run -2 --separate-stderr env USOCK_STDERR_QUEUE=4k tcp2unix "$T/f.sock" "$T/t.sock"
 	assert_equal "$stderr" "tcp2unix: USOCK_STDERR_QUEUE: '4k' is not a number"
 }
+
+@test "usock-connect: its last words into a stderr nobody reads still end at once on SIGTERM" {
+	[ "$(uname -m)" = x86_64 ] || skip "reads x86_64 system call numbers"
+	stuck_fifo
+	head -c 65536 /dev/zero >"$T/err" # the pipe is full: any line blocks
+	local port pid opt
+	port=$(free_port)
+	for opt in -v -x; do
+		# nothing listens: the message waits for room in the pipe
+		start_bg usock-connect $opt "127.0.0.1:$port" </dev/null 2>"$T/err"
+		pid=$BG_PID
+		# its main thread waits on the message: write(2, ...) into the
+		# full pipe, or poll(..., -1) for room and a signal (x86_64
+		# numbers; the connect's own wait has a deadline, not -1)
+		wait_until 5 grep -qE '^(1 0x2 |7 0x[0-9a-f]+ 0x2 0xffffffff(ffffffff)? )' "/proc/$pid/syscall"
+		kill -TERM "$pid"
+		expect_exit 143 "$pid" 3
+	done
+}

@@ -1,9 +1,14 @@
 /* log.c — one-line messages on stderr in the form "PROG: what: why". */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "core/sys.h"
@@ -38,6 +43,47 @@ const char *usock_strerror(int e)
 	return strerror(e);
 }
 
+/* The signalfd made by cli_signals(), or -1: while it exists, SIGINT and
+ * SIGTERM are blocked and reach the tool only through it. */
+static int log_sig_fd = -1;
+
+/* Write TEXT to stderr ourselves (no queue: a short-lived tool, or no
+ * writer thread).  A stderr nobody reads (a full pipe, a terminal held
+ * by ^S) would block the write for ever, and with the signals blocked
+ * nothing could end it; so with a signalfd, wait for room and for
+ * SIGINT, SIGTERM or SIGHUP together, and on one of those exit 128+N at
+ * once, as the tool would have.  Once poll says there is room, a pipe
+ * takes PIPE_BUF bytes without blocking. */
+static void direct_write(const char *text, size_t len)
+{
+	while (len) {
+		if (log_sig_fd >= 0) {
+			struct pollfd p[2] = { { .fd = 2, .events = POLLOUT },
+					       { .fd = log_sig_fd, .events = POLLIN } };
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				return;
+			}
+			struct signalfd_siginfo si;
+			if ((p[1].revents & POLLIN) &&
+			    read(log_sig_fd, &si, sizeof si) == sizeof si &&
+			    (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
+			     si.ssi_signo == SIGHUP))
+				_exit(128 + (int)si.ssi_signo);
+			if (!p[0].revents)
+				continue;
+		}
+		ssize_t w = write(2, text, len < PIPE_BUF ? len : PIPE_BUF);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		text += w;
+		len -= (size_t)w;
+	}
+}
+
 /* Format "PROG: FMT[: strerror(E)]\n" in one write so lines from
  * several processes do not interleave. */
 static void vlog(int e, const char *fmt, va_list ap)
@@ -57,10 +103,8 @@ static void vlog(int e, const char *fmt, va_list ap)
 		n = sizeof buf - 2;
 	buf[n++] = '\n';
 	fflush(stdout);
-	if (!cli_log_write(buf, (size_t)n)) {
-		fwrite(buf, 1, n, stderr);
-		fflush(stderr);
-	}
+	if (!cli_log_write(buf, (size_t)n))
+		direct_write(buf, (size_t)n);
 }
 
 void log_print(const char *fmt, ...)
@@ -78,10 +122,8 @@ void log_print(const char *fmt, ...)
 
 void log_write(const char *text, size_t len)
 {
-	if (!cli_log_write(text, len)) {
-		fwrite(text, 1, len, stderr);
-		fflush(stderr);
-	}
+	if (!cli_log_write(text, len))
+		direct_write(text, len);
 }
 
 /* The last line of die(): with queued lines it joins the queue, which
@@ -179,5 +221,6 @@ int cli_signals(int fd, const int *signos)
 	int sfd = sig_fd_of(fd, signos);
 	if (sfd < 0)
 		die_sys(1, "signalfd");
+	log_sig_fd = sfd;
 	return sfd;
 }
