@@ -295,3 +295,14 @@ bridge_on() {
 	run -2 --separate-stderr tcp2unix --dump=text -x 0 "$T/s.sock"
 	assert_equal "$stderr" "tcp2unix: cannot use --dump=hex (-x) with --dump=text"
 }
+
+@test "a dump into a regular file drops nothing: --dump=text 2>file decodes back to every byte" {
+	head -c 4000000 /dev/urandom >"$T/blob"
+	start_bg usock-listen -k "$T/s.sock" -- cat </dev/null
+	wait_for_socket "$T/s.sock"
+	timeout 60 usock-connect --dump=text "$T/s.sock" <"$T/blob" >"$T/got" 2>"$T/dump"
+	cmp "$T/blob" "$T/got"
+	run -1 grep -c 'not shown' "$T/dump"
+	"$PY" "$LIB/dump_view.py" bytes "$T/dump" 1 '>' | cmp - "$T/blob"
+	"$PY" "$LIB/dump_view.py" bytes "$T/dump" 1 '<' | cmp - "$T/blob"
+}

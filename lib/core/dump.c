@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,9 @@ struct dump {
 	pthread_mutex_t mu;
 	pthread_cond_t more;    /* the writer has work, or must stop */
 	pthread_cond_t idle;    /* the writer has nothing left */
+	pthread_cond_t room;    /* the writer took a record off the queue */
+	int wait_room;          /* a regular file or /dev/null: a full
+	                           queue waits for room, drops nothing */
 	struct rec *head, *tail;
 	size_t queued;          /* bytes of records in the queue */
 	struct note *notes;     /* drops not told yet, by connection */
@@ -330,13 +335,17 @@ static void *writer(void *arg)
 			d->tail = NULL;
 		d->queued -= r->len;
 		d->writing = 1;
+		if (d->wait_room)
+			pthread_cond_broadcast(&d->room);
 		pthread_mutex_unlock(&d->mu);
 		int bad = d->failed || write_all(d->fd, r->text, r->len) < 0;
 		free(r);
 		pthread_mutex_lock(&d->mu);
 		d->writing = 0;
-		if (bad)
+		if (bad) {
 			d->failed = 1;  /* nobody reads: the rest is dropped */
+			pthread_cond_broadcast(&d->room);
+		}
 	}
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -357,6 +366,13 @@ struct dump *dump_open(int fd, enum dump_format fmt, size_t queue_max, int flags
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->more, NULL);
 	pthread_cond_init(&d->idle, NULL);
+	pthread_cond_init(&d->room, NULL);
+	/* a file always takes what it is given, in time: capture it all,
+	 * as socat -v does; a pipe, terminal or socket may stall for ever */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))))
+		d->wait_room = 1;
 	if (flags & DUMP_SYNC)
 		return d;
 	/* the writer takes no signal: they are the main thread's events */
@@ -369,6 +385,7 @@ struct dump *dump_open(int fd, enum dump_format fmt, size_t queue_max, int flags
 		pthread_mutex_destroy(&d->mu);
 		pthread_cond_destroy(&d->more);
 		pthread_cond_destroy(&d->idle);
+		pthread_cond_destroy(&d->room);
 		free(d);
 		errno = e;
 		return NULL;
@@ -428,6 +445,7 @@ int dump_close(struct dump *d, int timeout_ms)
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->more);
 	pthread_cond_destroy(&d->idle);
+	pthread_cond_destroy(&d->room);
 	free(d);
 	errno = EIO;
 	return failed ? -1 : 0;
@@ -453,6 +471,10 @@ static void emit(struct dump *d, unsigned long id, const char *text,
 	/* copied before taking the lock: the writer waits for no malloc */
 	struct rec *r = rec_new(text, len);
 	pthread_mutex_lock(&d->mu);
+	/* a file: wait for the writer to make room (a write error drops) */
+	while (d->wait_room && r && !d->failed && d->head &&
+	       d->queued + len > d->max)
+		pthread_cond_wait(&d->room, &d->mu);
 	/* once records were dropped, the queue drains to half before taking
 	 * more: one note per stall, not one per record */
 	if (pending(d) && !d->failed && d->queued <= d->max / 2)
