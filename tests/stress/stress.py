@@ -31,6 +31,7 @@ The pattern stream is 1 MiB blocks of seeded random bytes, each block
 starting with its index, so loss, duplication and reordering all show."""
 import argparse
 import asyncio
+import errno
 import hashlib
 import os
 import random
@@ -289,7 +290,9 @@ def connect_count(args):
     for _ in range(args.n):
         s, sa = unconnected(args.address, args.bind, args.timeout)
         try:
-            # a refused client may see the reset while connecting
+            # a refused client may see the reset at any step: while
+            # connecting, sending, half-closing (ENOTCONN once the reset
+            # has closed the socket) or reading
             s.connect(sa)
             s.sendall(b"let me in\n")
             s.shutdown(socket.SHUT_WR)
@@ -300,6 +303,9 @@ def connect_count(args):
                 total += len(b)
         except (ConnectionResetError, BrokenPipeError):
             pass
+        except OSError as e:
+            if e.errno != errno.ENOTCONN:
+                raise
         s.close()
     print("%d connections, %d bytes received" % (args.n, total))
 
